@@ -1,0 +1,1 @@
+"""Everything that speaks Jira: issue-key rules, dates, REST v3 and JSM clients, ADF."""

@@ -1,0 +1,60 @@
+"""Atomic file replacement: a reader sees the old file or the new one, never half of one.
+Temp file in the same directory (same filesystem), fsync, ``os.replace``, fsync the dir."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+FILE_MODE = 0o660  # group-readable/writable so shared-group ACLs keep working
+
+
+def fsync_dir(directory: Path) -> None:
+    """Persist a rename: the directory entry itself must reach the disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, mode: int = FILE_MODE) -> Iterator[Path]:
+    """Yield a temp path beside ``target``; on clean exit it replaces ``target`` atomically,
+    on an exception it is removed and ``target`` is untouched. For writers (pyarrow) that
+    want a path rather than bytes."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def atomic_write_bytes(
+    target: str | os.PathLike[str], data: bytes, *, mode: int = FILE_MODE
+) -> Path:
+    """Write ``data`` to ``target`` atomically and durably."""
+    with atomic_path(target, mode=mode) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def atomic_write_json(target: str | os.PathLike[str], obj: Any, **kwargs: Any) -> Path:
+    """Serialise ``obj`` (orjson, pretty enough to diff) and write it atomically."""
+    return atomic_write_bytes(target, orjson.dumps(obj, option=orjson.OPT_INDENT_2), **kwargs)

@@ -1,0 +1,99 @@
+"""Pending webhook events: the hand-off between the receiver and the Dagster sensor.
+
+One small JSON file per accepted delivery in ``raw/jira/inbox/``. The receiver writes
+it atomically and fsynced before answering 202; the sensor reads it; it is moved to
+``inbox/archive/YYYY-MM-DD/`` only after the run that covered it succeeded."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
+from jira_pipeline.storage.atomic import atomic_write_bytes, fsync_dir
+from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.safe_paths import safe_join_under
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """What the sensor needs to know of one delivery; never the body itself."""
+
+    event_id: str
+    received_at: str  # ISO-8601 UTC with microseconds
+    event_type: str  # sanitised webhookEvent label
+    issue_key: str | None = None
+    issue_ids: tuple[str, ...] = field(default_factory=tuple)
+    deleted: bool = False
+    created: str | None = None  # the issue's `created`, when the body had it
+    audit_file: str | None = None  # path of the delivery, relative to the data root
+
+    def __post_init__(self) -> None:
+        if self.issue_key is not None and not is_valid_issue_key(self.issue_key):
+            raise ValueError("invalid issue key in pending event")
+        if not all(is_valid_issue_id(i) for i in self.issue_ids):
+            raise ValueError("invalid issue id in pending event")
+        if self.issue_key is None and not self.issue_ids:
+            raise ValueError("a pending event names an issue key or issue ids")
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.event_id}.json"
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes) -> PendingEvent:
+        raw = orjson.loads(data)
+        raw["issue_ids"] = tuple(str(i) for i in raw.get("issue_ids") or ())
+        return cls(**{k: raw.get(k) for k in cls.__dataclass_fields__ if k in raw})
+
+
+def new_event_id(now: datetime | None = None, label: str = "event") -> str:
+    """Sortable, collision-free id: UTC time with microseconds, the label, a random suffix."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%S%fZ')}_{label}_{secrets.token_hex(6)}"
+
+
+def write_pending(root: DataRoot, event: PendingEvent) -> Path:
+    """Durably add ``event`` to the inbox (atomic, fsynced)."""
+    return atomic_write_bytes(safe_join_under(root.inbox_dir, event.file_name), event.to_json())
+
+
+def list_pending(root: DataRoot) -> list[tuple[Path, PendingEvent]]:
+    """Every readable pending event, oldest first. Unreadable files are skipped, not deleted."""
+    if not root.inbox_dir.is_dir():
+        return []
+    events = []
+    for entry in sorted(os.scandir(root.inbox_dir), key=lambda e: e.name):
+        if not entry.is_file() or not entry.name.endswith(".json") or entry.name.startswith("."):
+            continue
+        try:
+            events.append((Path(entry.path), PendingEvent.from_json(Path(entry.path).read_bytes())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return events
+
+
+def archive_pending(root: DataRoot, event_ids: list[str] | set[str]) -> int:
+    """Move covered events to ``inbox/archive/<day>/``; returns how many were moved."""
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    archive = root.inbox_dir / "archive" / day
+    archive.mkdir(parents=True, exist_ok=True)
+    moved = 0
+    for event_id in event_ids:
+        source = safe_join_under(root.inbox_dir, f"{event_id}.json")
+        try:
+            os.replace(source, archive / source.name)
+            moved += 1
+        except FileNotFoundError:
+            continue
+    if moved:
+        fsync_dir(root.inbox_dir)
+    return moved

@@ -1,0 +1,18 @@
+"""Shared fixtures. Area-specific fixtures live in ``jira_pipeline_tests/fixtures/`` and
+are loaded as plugins, so each area owns its own."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = [
+    "jira_pipeline_tests.fixtures.common",
+]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from jira_pipeline_tests.fixtures.common import SHARED_SAMPLES
+
+    if SHARED_SAMPLES.is_dir():
+        return [f"shared Jira samples: {SHARED_SAMPLES} (conformance suite runs)"]
+    return [f"shared Jira samples: {SHARED_SAMPLES} absent -> conformance suite skipped"]
