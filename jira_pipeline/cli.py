@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # Each module exposes ``register(subparsers)``, adding parsers with ``set_defaults(func=…)``
 # where ``func(args) -> int`` is the exit code.
 COMMAND_MODULES: tuple[str, ...] = (
+    "jira_pipeline.simulator.commands",
 )
 
 
