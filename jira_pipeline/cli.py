@@ -12,6 +12,7 @@ from collections.abc import Sequence
 # where ``func(args) -> int`` is the exit code.
 COMMAND_MODULES: tuple[str, ...] = (
     "jira_pipeline.simulator.commands",
+    "jira_pipeline.ingest.commands",
 )
 
 

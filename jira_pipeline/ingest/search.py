@@ -1,0 +1,109 @@
+"""Which issues to fetch: JQL for a UTC month, search helpers, and ids → keys.
+
+Time zones: JQL date literals are read in the time zone of the Jira account running the
+query (its profile setting), not UTC. :func:`month_jql` writes the UTC month's bounds and
+so is exact only when that account's zone is UTC (set it so for the API account).
+:func:`search_month_keys` does not depend on that: it widens the range by a day on both
+sides (offsets are within ±14 h) and keeps the issues whose ``created`` falls in the
+month in UTC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from jira_pipeline.jira.client import JiraClient
+from jira_pipeline.jira.dates import month_of
+from jira_pipeline.jira.keys import is_valid_issue_id, require_issue_key
+from jira_pipeline.storage.paths import check_month
+
+_ORDER_BY = re.compile(r"(?:^|\s)order\s+by\s", re.IGNORECASE)
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def _needs_parentheses(clause: str) -> bool:
+    """Only a clause with a top-level-looking ``OR`` changes meaning under ``AND`` (which
+    binds tighter); the rest stay bare, which is also all the simulator's JQL accepts."""
+    return bool(_OR.search(_QUOTED.sub('""', clause)))
+
+
+def and_jql(*clauses: str) -> str:
+    """AND the non-empty clauses (parenthesised where an ``OR`` needs it); an ``ORDER BY``
+    of any clause moves to the end, the only place JQL allows it."""
+    parts: list[str] = []
+    order = ""
+    for clause in clauses:
+        text = (clause or "").strip()
+        match = _ORDER_BY.search(text)
+        if match:
+            order = order or text[match.start() :].strip()
+            text = text[: match.start()].strip()
+        if text:
+            parts.append(text)
+    if len(parts) > 1:
+        parts = [f"({p})" if _needs_parentheses(p) else p for p in parts]
+    return " ".join(p for p in (" AND ".join(parts), order) if p)
+
+
+def _month_start(month: str) -> date:
+    return date.fromisoformat(f"{check_month(month)}-01")
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+def created_between_jql(start: date, end: date) -> str:
+    return f'created >= "{start:%Y-%m-%d} 00:00" AND created < "{end:%Y-%m-%d} 00:00"'
+
+
+def month_jql(month: str, scope_jql: str = "") -> str:
+    """Issues created in ``month`` (``YYYY-MM``, UTC bounds; see the module note on
+    time zones), within ``scope_jql``."""
+    first = _month_start(month)
+    return and_jql(scope_jql, created_between_jql(first, _next_month(first)))
+
+
+def since_jql(month: str, scope_jql: str = "") -> str:
+    """Issues created in ``month`` or later, within ``scope_jql``."""
+    return and_jql(scope_jql, f'created >= "{_month_start(month):%Y-%m-%d} 00:00"')
+
+
+def search_keys(jira: JiraClient, jql: str) -> list[str]:
+    """Keys of every issue matching ``jql``, in Jira's order (invalid keys dropped)."""
+    return [require_issue_key(i["key"]) for i in jira.iter_search_jql(jql, fields=("key",))]
+
+
+def search_month_keys(jira: JiraClient, month: str, scope_jql: str = "") -> list[str]:
+    """Keys of the issues whose ``created`` is in ``month`` in UTC, whatever the time
+    zone of the API account (the query is a day wider; the filter is exact)."""
+    first = _month_start(month)
+    wide = created_between_jql(first - timedelta(days=1), _next_month(first) + timedelta(days=1))
+    wanted = check_month(month)
+    return [
+        require_issue_key(issue["key"])
+        for issue in jira.iter_search_jql(and_jql(scope_jql, wide), fields=("key", "created"))
+        if month_of((issue.get("fields") or {}).get("created") or "") == wanted
+    ]
+
+
+def keys_jql(keys: Iterable[str]) -> str:
+    """``key in (…)`` for validated keys (safe to embed: keys are ``[A-Z0-9-]`` only)."""
+    return f"key in ({', '.join(require_issue_key(k) for k in keys)})"
+
+
+def resolve_issue_ids(jira: JiraClient, ids: Iterable[str | int]) -> dict[str, str]:
+    """``{id: key}`` for the numeric issue ids Jira still knows (link webhooks carry
+    ids only). Invalid ids raise before any request; unknown ids are left out."""
+    wanted = [str(i) for i in dict.fromkeys(ids)]
+    for issue_id in wanted:
+        if not is_valid_issue_id(issue_id):
+            raise ValueError(f"invalid Jira issue id: {issue_id!r:.40}")
+    resolved = {}
+    for issue_id in wanted:
+        key = jira.get_issue_key(issue_id)
+        if key is not None:
+            resolved[issue_id] = key
+    return resolved

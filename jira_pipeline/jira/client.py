@@ -1,0 +1,182 @@
+"""Jira Cloud REST v3: the few calls the pipeline needs. Every issue key is validated
+before a URL is built from it; attachment ids likewise, and attachment bytes are fetched
+by id from our own site, never from the ``content`` URL in the payload."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from jira_pipeline.config import Settings
+from jira_pipeline.jira.http import (
+    ApiClient,
+    JiraAuthError,
+    JiraError,
+    JiraResponseError,
+    RetryPolicy,
+)
+from jira_pipeline.jira.keys import is_valid_issue_id, require_issue_key
+from jira_pipeline.storage.atomic import atomic_path
+from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.raw_store import attachment_file_name
+from jira_pipeline.storage.safe_paths import safe_join_under
+
+__all__ = [
+    "DownloadResult",
+    "JiraAuthError",
+    "JiraClient",
+    "JiraError",
+    "JiraResponseError",
+    "RetryPolicy",
+]
+
+API = "/rest/api/3"
+ISSUE_EXPAND = "renderedFields,changelog"
+PAGE_SIZE = 100
+DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """One attachment: ``downloaded``, ``present`` (same size already on disk) or
+    ``oversize`` (over the cap, not fetched)."""
+
+    status: str
+    path: Path
+    size: int
+    sha256: str | None = None
+
+
+class JiraClient(ApiClient):
+    """Basic-auth client for one Jira Cloud site (``JIRA_BASE_URL`` or ``https://$JIRA_DOMAIN``)."""
+
+    credential = "api"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, root: DataRoot | None = None, **kwargs: Any):
+        if not (settings.base_url and settings.email and settings.api_token):
+            raise JiraError(
+                "Jira is not configured: set JIRA_BASE_URL (or JIRA_DOMAIN), JIRA_EMAIL "
+                "and JIRA_API_TOKEN"
+            )
+        return cls(settings.base_url, settings.email, settings.api_token, root=root, **kwargs)
+
+    def get_issue(self, key: str) -> dict[str, Any] | None:
+        """The full issue (all fields, rendered fields, complete changelog), or ``None``
+        when Jira answers 404: deleted, or not visible to our account."""
+        path = f"{API}/issue/{require_issue_key(key)}"
+        issue = self.get_json(
+            path, params={"expand": ISSUE_EXPAND, "fields": "*all"}, not_found_ok=True
+        )
+        if issue is None:
+            return None
+        if not isinstance(issue, dict) or issue.get("key") != key:
+            raise JiraResponseError(f"GET {path}: body is not issue {key}")
+        changelog = issue.get("changelog")
+        if isinstance(changelog, dict):
+            histories = changelog.get("histories") or []
+            if int(changelog.get("total") or 0) > len(histories):
+                histories = self.get_changelog(key)
+                changelog.update(
+                    {
+                        "histories": histories,
+                        "startAt": 0,
+                        "maxResults": len(histories),
+                        "total": len(histories),
+                    }
+                )
+        return issue
+
+    def get_changelog(self, key: str) -> list[dict[str, Any]]:
+        """Every changelog entry of an issue, following the ``startAt`` pages."""
+        path = f"{API}/issue/{require_issue_key(key)}/changelog"
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self.get_json(path, params={"startAt": len(entries), "maxResults": PAGE_SIZE})
+            values = page.get("values") or []
+            entries.extend(values)
+            if page.get("isLast", True) or not values:
+                return entries
+
+    def get_remote_links(self, key: str) -> list[dict[str, Any]]:
+        path = f"{API}/issue/{require_issue_key(key)}/remotelink"
+        links = self.get_json(path, not_found_ok=True)
+        return list(links) if isinstance(links, list) else []
+
+    def iter_search_jql(
+        self, jql: str, fields: Iterable[str] = ("id", "key"), *, page_size: int = PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Every issue matching ``jql`` (``POST search/jql``), following ``nextPageToken``
+        until ``isLast``; there is no ``total`` to trust."""
+        body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
+        seen_tokens: set[str] = set()
+        while True:
+            path = f"{API}/search/jql"
+            page = self.decode(self.send("POST", path, json_body=body), f"POST {path}")
+            yield from page.get("issues") or []
+            token = page.get("nextPageToken")
+            if page.get("isLast", not token) or not token:
+                return
+            if token in seen_tokens:
+                raise JiraResponseError(f"POST {path}: nextPageToken repeats; stopping")
+            seen_tokens.add(token)
+            body["nextPageToken"] = token
+
+    def get_issue_key(self, issue_id: str | int) -> str | None:
+        """The key of a numeric issue id (webhooks for links carry ids only), or ``None``."""
+        if not is_valid_issue_id(issue_id):
+            raise ValueError(f"invalid Jira issue id: {issue_id!r:.40}")
+        issue = self.get_json(
+            f"{API}/issue/{issue_id}", params={"fields": "key"}, not_found_ok=True
+        )
+        return require_issue_key(issue["key"]) if issue else None
+
+    def get_fields(self) -> list[dict[str, Any]]:
+        return list(self.get_json(f"{API}/field"))
+
+    def download_attachment(
+        self,
+        attachment: dict[str, Any],
+        target_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    ) -> DownloadResult:
+        """Stream one attachment into ``target_dir/ID_filename`` (temp file + atomic
+        rename). Skips a file already there with the declared size, and anything over
+        ``max_bytes``; a body of the wrong size is an error and leaves nothing behind."""
+        attachment_id = attachment.get("id")
+        target = safe_join_under(
+            target_dir, attachment_file_name(attachment_id, attachment.get("filename"))
+        )
+        declared = int(attachment.get("size") or 0)
+        if declared > max_bytes:
+            return DownloadResult("oversize", target, declared)
+        if target.is_file() and target.stat().st_size == declared:
+            return DownloadResult("present", target, declared)
+        path = f"{API}/attachment/content/{attachment_id}"
+        response = self.send("GET", path, stream=True)
+        digest = hashlib.sha256()
+        written = 0
+        with response, atomic_path(target) as tmp, open(tmp, "wb") as handle:
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    written += len(chunk)
+                    if written > max(declared, max_bytes):
+                        raise JiraResponseError(f"GET {path}: body larger than declared")
+                    digest.update(chunk)
+                    handle.write(chunk)
+            except requests.RequestException as exc:
+                raise JiraResponseError(
+                    f"GET {path}: truncated body after {written} of {declared} bytes"
+                ) from exc
+            if written != declared:
+                raise JiraResponseError(
+                    f"GET {path}: got {written} bytes, Jira declared {declared}"
+                )
+        return DownloadResult("downloaded", target, written, digest.hexdigest())
