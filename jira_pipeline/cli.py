@@ -13,6 +13,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "jira_pipeline.simulator.commands",
     "jira_pipeline.ingest.commands",
+    "jira_pipeline.transform.commands",
 )
 
 

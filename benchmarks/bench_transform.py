@@ -1,0 +1,198 @@
+"""Transform benchmarks (issue 5).
+
+1. Batch: ``rebuild_all`` over 20,000 simulated issues, against the parse-only floor
+   (reading and orjson-parsing the same raw files, measured in the same run). Target ≤ 2.0×.
+2. Peak RSS of ``rebuild_all`` over 100,000 issues, in a fresh subprocess (``ru_maxrss``).
+   The 100,000 raw files are hard links to the 20,000 generated ones under five key
+   namespaces (the file name is the issue key), so months hold 5× the issues, as a
+   100,000-issue store would. Target ≤ 1 GiB.
+3. Incremental: ``upsert_issues`` of one changed issue into a month of 2,000 issues, with no
+   other month and with 24 other months of data. Target p50 ≤ 150 ms.
+
+Raw files are written exactly as the raw store writes them (orjson, two-space indent) from
+the simulator's ``GET issue?expand=renderedFields,changelog`` + remote links + SLA page."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from jira_pipeline.simulator.data import SimulatedJira
+from jira_pipeline.storage import DataRoot
+from jira_pipeline.storage.raw_store import save_field_list
+from jira_pipeline.transform.month_index import index_path
+from jira_pipeline.transform.rebuild import rebuild_all
+from jira_pipeline.transform.upsert import upsert_issues
+
+BATCH_ISSUES = 20_000
+RSS_ISSUES = 100_000
+MONTH_ISSUES = 2_000
+UPSERT_SAMPLES = 25
+EXPAND = frozenset({"renderedFields", "changelog"})
+
+
+def generate(root: DataRoot, sim: SimulatedJira) -> int:
+    """Write every simulated issue as a raw-store file; returns the bytes written."""
+    root.issues_dir.mkdir(parents=True, exist_ok=True)
+    save_field_list(root, sim.fields())
+    total = 0
+    keys = sim.keys()
+    for key in keys:
+        issue = sim.issue_json(key, expand=EXPAND)
+        issue["_remote_links"] = sim.remote_links(key) or []
+        sla = sim.sla_page(key, 0, 50)
+        if sla is not None:
+            issue["_sla"] = sla["values"]
+        issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
+        data = orjson.dumps(issue, option=orjson.OPT_INDENT_2)
+        (root.issues_dir / f"{key}.json").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def parse_floor(root: DataRoot) -> float:
+    started = time.perf_counter()
+    for entry in os.scandir(root.issues_dir):
+        with open(entry.path, "rb") as handle:
+            orjson.loads(handle.read())
+    return time.perf_counter() - started
+
+
+def reset(root: DataRoot) -> None:
+    """Back to a cold start: no month files, no month index."""
+    shutil.rmtree(root.parquet, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index_path(root)}{suffix}").unlink(missing_ok=True)
+
+
+def timed_rebuild(root: DataRoot, workers: int | None) -> tuple[float, int]:
+    """Wall seconds of a cold ``rebuild_all`` and the worker processes it used."""
+    reset(root)
+    started = time.perf_counter()
+    rebuild_all(root, progress=False, workers=workers)
+    used = workers or min(os.cpu_count() or 1, 4)
+    return time.perf_counter() - started, used
+
+
+def link_copies(source: DataRoot, target: DataRoot, copies: int) -> int:
+    """``copies`` hard links of every raw file of ``source`` under new project keys."""
+    target.issues_dir.mkdir(parents=True, exist_ok=True)
+    save_field_list(target, orjson.loads((source.state_dir / "fields.json").read_bytes()))
+    count = 0
+    for entry in os.scandir(source.issues_dir):
+        project, number = entry.name[:-5].rsplit("-", 1)
+        for copy in range(copies):
+            os.link(entry.path, target.issues_dir / f"{project}X{copy}-{number}.json")
+            count += 1
+    return count
+
+
+def rss_child(root: str) -> None:
+    """Run in a fresh interpreter: rebuild ``root``; print the peak RSS (KiB) of this
+    process and of its largest worker process."""
+    rebuild_all(DataRoot(Path(root)), progress=False)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(own, workers)
+
+
+def upsert_latencies(root: DataRoot, keys: list[str]) -> list[float]:
+    """Change one issue's summary (untimed), then time its upsert; repeated."""
+    timings = []
+    for round_number in range(UPSERT_SAMPLES):
+        key = keys[(round_number * 37) % len(keys)]
+        path = root.issue_file(key)
+        issue = orjson.loads(path.read_bytes())
+        issue["fields"]["summary"] = f"changed {round_number}"
+        path.write_bytes(orjson.dumps(issue, option=orjson.OPT_INDENT_2))
+        started = time.perf_counter()
+        upsert_issues(root, [key])
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> str:
+    with tempfile.TemporaryDirectory(prefix="bench_transform_") as tmp:
+        base = Path(tmp)
+        batch = DataRoot(base / "batch")
+        started = time.perf_counter()
+        raw_bytes = generate(batch, SimulatedJira(seed=11, issues=BATCH_ISSUES))
+        generated_s = time.perf_counter() - started
+
+        floor = min(parse_floor(batch), parse_floor(batch))
+        serial_s, _ = timed_rebuild(batch, workers=1)
+        parallel_s, workers = timed_rebuild(batch, workers=None)
+        floor = min(floor, parse_floor(batch))
+        started = time.perf_counter()
+        rebuild_all(batch, progress=False)  # month index warm, files unchanged
+        warm_s = time.perf_counter() - started
+
+        big = DataRoot(base / "big")
+        linked = link_copies(batch, big, RSS_ISSUES // BATCH_ISSUES)
+        child = subprocess.run(
+            [sys.executable, "-c",
+             f"from benchmarks.bench_transform import rss_child; rss_child({str(big.root)!r})"],
+            check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+        )
+        own_kib, worker_kib = map(int, child.stdout.strip().splitlines()[-1].split())
+        rss_mib, worker_mib = own_kib / 1024, worker_kib / 1024
+
+        month = DataRoot(base / "month")
+        generate(month, SimulatedJira(seed=5, issues=MONTH_ISSUES, projects=("OPS",),
+                                      start_month="2023-06", months=1))
+        rebuild_all(month, progress=False)
+        month_keys = sorted(p.stem for p in month.issues_dir.glob("*.json"))
+        alone = upsert_latencies(month, month_keys)
+        for entry in os.scandir(batch.issues_dir):  # add 24 other months of data
+            os.link(entry.path, month.issues_dir / entry.name)
+        rebuild_all(month, progress=False)
+        crowded = upsert_latencies(month, month_keys)
+
+    def p(values: list[float], q: float) -> float:
+        return statistics.quantiles(values, n=100)[int(q) - 1]
+
+    lines = [
+        "## Transform (issue 5)",
+        "",
+        f"Data: {BATCH_ISSUES:,} simulated issues (seed 11, 24 months, "
+        f"{raw_bytes / BATCH_ISSUES / 1024:.1f} KiB per raw file incl. renderedFields and "
+        f"changelog; generated in {generated_s:.0f} s). Load average during the run: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
+        "",
+        "| Measure | Result | Target |",
+        "|---|---|---|",
+        f"| Parse-only floor (read + orjson) | {floor:.2f} s ({BATCH_ISSUES / floor:,.0f} "
+        "issues/s) | |",
+        f"| `rebuild_all`, cold, 1 process | {serial_s:.2f} s "
+        f"({BATCH_ISSUES / serial_s:,.0f} issues/s) = **{serial_s / floor:.2f}×** floor "
+        "| ≤ 2.0× |",
+        f"| `rebuild_all`, cold, {workers} worker processes (default) | {parallel_s:.2f} s "
+        f"({BATCH_ISSUES / parallel_s:,.0f} issues/s) = **{parallel_s / floor:.2f}×** floor "
+        "| ≤ 2.0× |",
+        f"| `rebuild_all` again (month index warm, files unchanged) | {warm_s:.2f} s "
+        f"= {warm_s / floor:.2f}× | |",
+        f"| Peak RSS, `rebuild_all` of {linked:,} issues (subprocess): main process / "
+        f"largest worker | **{rss_mib:,.0f} MiB** / **{worker_mib:,.0f} MiB** "
+        f"(sum with {workers} workers ≤ {rss_mib + workers * worker_mib:,.0f} MiB) "
+        "| ≤ 1024 MiB |",
+        f"| Upsert 1 issue into a {MONTH_ISSUES:,}-issue month, no other month: p50 / p95 | "
+        f"**{statistics.median(alone):.0f} ms** / {p(alone, 95):.0f} ms | p50 ≤ 150 ms |",
+        f"| Same, with 24 other months ({BATCH_ISSUES:,} more issues): p50 / p95 | "
+        f"**{statistics.median(crowded):.0f} ms** / {p(crowded, 95):.0f} ms | p50 ≤ 150 ms |",
+        "",
+        "Command: `python -m benchmarks transform`",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main())

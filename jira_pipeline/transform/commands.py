@@ -1,0 +1,65 @@
+"""``jira-pipeline transform`` and ``jira-pipeline duckdb``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jira_pipeline.config import load_settings
+from jira_pipeline.storage.paths import DataRoot
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    transform = subparsers.add_parser(
+        "transform", help="rebuild the six Parquet tables from the raw store",
+        description="Rebuild parquet/jira/<table>/YYYY-MM.parquet from raw/jira/issues, "
+                    "month by month (or one --month); copies changed files to JIRA_DIST_DIR.",
+    )
+    transform.add_argument("--month", help="rebuild only this month (YYYY-MM)")
+    transform.add_argument("--no-progress", action="store_true", help="no progress bar")
+    transform.set_defaults(func=run_transform)
+
+    duck = subparsers.add_parser(
+        "duckdb", help="create a DuckDB database with jira_* views over the Parquet tables",
+        description="Create (or refresh) the jira_* views and print example queries.",
+    )
+    duck.add_argument("--db", type=Path, help="database file (default: <data root>/jira.duckdb)")
+    duck.add_argument("--query", help="run this SQL against the views and print the result")
+    duck.set_defaults(func=run_duckdb)
+
+
+def run_transform(args: argparse.Namespace) -> int:
+    from jira_pipeline.transform.rebuild import rebuild_all, rebuild_month
+
+    settings = load_settings()
+    root = DataRoot(settings.data_root)
+    if args.month:
+        result = rebuild_month(root, args.month, dist_dir=settings.dist_dir)
+        print(f"{result.month}: " + ", ".join(f"{t}={n}" for t, n in result.rows.items()))
+        return 0
+    summary = rebuild_all(root, progress=not args.no_progress, dist_dir=settings.dist_dir)
+    changed = sum(len(r.changed) for r in summary.months.values())
+    print(f"{summary.issues_written} issues in {len(summary.months)} months, "
+          f"{changed} files changed, {len(summary.issues_skipped)} skipped, "
+          f"{summary.seconds:.1f} s")
+    return 0
+
+
+def run_duckdb(args: argparse.Namespace) -> int:
+    from jira_pipeline.transform.views import EXAMPLE_QUERIES, connect
+
+    root = DataRoot(load_settings().data_root)
+    db_path = args.db or root.root / "jira.duckdb"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(root, db_path) as con:
+        if args.query:
+            cursor = con.execute(args.query)
+            print("\t".join(d[0] for d in cursor.description))
+            for row in cursor.fetchall():
+                print("\t".join("" if x is None else str(x) for x in row))
+            return 0
+    print(f"DuckDB database with views jira_issues, jira_comments, jira_attachments, "
+          f"jira_changelog, jira_issuelinks, jira_remote_links:\n  duckdb {db_path}\n")
+    for title, sql in EXAMPLE_QUERIES.items():
+        print(f"-- {title}{sql};\n")
+    return 0
