@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # Each module exposes ``register(subparsers)``, adding parsers with ``set_defaults(func=…)``
 # where ``func(args) -> int`` is the exit code.
 COMMAND_MODULES: tuple[str, ...] = (
+    "webhook_receiver.commands",
     "jira_pipeline.simulator.commands",
     "jira_pipeline.ingest.commands",
     "jira_pipeline.transform.commands",

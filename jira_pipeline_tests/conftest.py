@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "jira_pipeline_tests.fixtures.common",
     "jira_pipeline_tests.fixtures.simulator",
+    "jira_pipeline_tests.fixtures.receiver",
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,9 @@ from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
 from jira_pipeline.storage.atomic import atomic_write_bytes, fsync_dir
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.safe_paths import safe_join_under
+
+# Event ids (and so inbox file names) start with the UTC receive time in this format.
+EVENT_ID_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class PendingEvent:
         return f"{self.event_id}.json"
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson serialises dataclasses natively, 50x faster than asdict
 
     @classmethod
     def from_json(cls, data: bytes) -> PendingEvent:
@@ -58,7 +61,7 @@ class PendingEvent:
 def new_event_id(now: datetime | None = None, label: str = "event") -> str:
     """Sortable, collision-free id: UTC time with microseconds, the label, a random suffix."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{moment.strftime('%Y%m%dT%H%M%S%fZ')}_{label}_{secrets.token_hex(6)}"
+    return f"{moment.strftime(EVENT_ID_TIME_FORMAT)}_{label}_{secrets.token_hex(6)}"
 
 
 def write_pending(root: DataRoot, event: PendingEvent) -> Path:
@@ -79,6 +82,29 @@ def list_pending(root: DataRoot) -> list[tuple[Path, PendingEvent]]:
         except (OSError, ValueError, TypeError):
             continue
     return events
+
+
+def pending_summary(root: DataRoot, now: datetime | None = None) -> tuple[int, float | None]:
+    """How many events wait in the inbox and the age in seconds of the oldest, read from the
+    file names alone (no file is opened) so a health check stays cheap on a long backlog.
+    Raises ``OSError`` when the inbox exists but cannot be listed."""
+    if not root.inbox_dir.exists():
+        return 0, None
+    count, oldest = 0, None
+    with os.scandir(root.inbox_dir) as entries:
+        for entry in entries:
+            if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file():
+                count += 1
+                oldest = entry if oldest is None or entry.name < oldest.name else oldest
+    if oldest is None:
+        return 0, None
+    try:
+        received = datetime.strptime(oldest.name.split("_", 1)[0], EVENT_ID_TIME_FORMAT)
+        received_ts = received.replace(tzinfo=UTC).timestamp()
+    except ValueError:  # not named by new_event_id: fall back to when it was written
+        received_ts = oldest.stat().st_mtime
+    age = (now or datetime.now(UTC)).timestamp() - received_ts
+    return count, max(age, 0.0)
 
 
 def archive_pending(root: DataRoot, event_ids: list[str] | set[str]) -> int:

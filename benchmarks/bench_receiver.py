@@ -1,0 +1,227 @@
+"""Webhook receiver throughput and latency under its production server.
+
+16 client threads (one keep-alive ``requests.Session`` each, as Jira's senders hold) post
+distinct signed deliveries over loopback to ``jira-pipeline receiver`` (gunicorn); every
+202 means the pending event was written and fsynced. Two runs per configuration:
+
+* paced: the 16 clients together offer ``TARGET_RATE`` deliveries/s on a fixed schedule
+  (latency counted from the scheduled send time, so a stall is not hidden by the client
+  waiting for it). The target (p99 < 25 ms at >= 500 accepted/s) is judged here: with 16
+  clients that never pause, Little's law ties mean latency to 16 / rate, so a closed loop
+  can only show p99 < 25 ms above ~1,000/s; the paced run asks the real question, whether
+  500 deliveries/s are absorbed promptly.
+* saturation: the same clients post back to back; shows the ceiling (accepted/s).
+
+Both check that the inbox holds exactly one file per 202. ``python -m benchmarks receiver``;
+``BENCH_RECEIVER_SECONDS`` (default 8) sets the paced duration, ``BENCH_RECEIVER_CONFIGS``
+(e.g. ``2x8,1x16,3x8``) compares workers x threads (the first is the headline)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import requests
+
+from jira_pipeline_tests.fixtures.receiver import (
+    RunningReceiver,
+    delivery_headers,
+    json_files,
+    running_receiver,
+)
+from webhook_receiver.server import DEFAULT_THREADS, DEFAULT_WORKERS
+
+CLIENTS = 16
+TARGET_P99_MS = 25.0
+TARGET_RATE = 500.0
+SATURATION_PER_CLIENT = 150
+
+
+@dataclass
+class Run:
+    label: str
+    workers: int
+    threads: int
+    sent: int
+    accepted: int
+    seconds: float
+    latencies_ms: list[float]
+    server_ms: list[float]
+    server_cpu_s: float  # gunicorn master + workers, user + system, during the run
+    client_cpu_s: float  # this process (the 16 client threads)
+    inbox_files: int
+    load_before: float  # 1-minute load average at the start (the box is shared)
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds
+
+    def pct(self, q: float, values: list[float] | None = None) -> float:
+        data = sorted(self.latencies_ms if values is None else values)
+        return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+    @property
+    def met(self) -> bool:
+        return self.pct(0.99) < TARGET_P99_MS and self.rate >= TARGET_RATE
+
+    def row(self) -> str:
+        per = max(self.accepted, 1)
+        return (
+            f"| {self.label} | {self.workers} x {self.threads} | {self.sent} | {self.accepted} | "
+            f"{self.inbox_files} | {self.rate:.0f} | {self.pct(0.50):.1f} | {self.pct(0.99):.1f} | "
+            f"{max(self.latencies_ms):.1f} | {self.pct(0.5, self.server_ms):.1f} / "
+            f"{self.pct(0.99, self.server_ms):.1f} | {self.server_cpu_s * 1000 / per:.2f} | "
+            f"{self.client_cpu_s * 1000 / per:.2f} | {self.load_before:.1f} |"
+        )
+
+
+def _delivery(client: int, n: int, tag: str) -> tuple[bytes, str]:
+    body = orjson.dumps({
+        "timestamp": 1720428052937,
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_generic",
+        "issue": {"id": str(10000 + n), "key": f"BENCH{client}-{n + 1}",
+                  "fields": {"summary": "load", "created": "2024-07-08T10:40:52.937+0200"}},
+        "changelog": {"items": [{"field": "status", "fromString": "Open",
+                                 "toString": "In Progress"}]},
+    })
+    return body, f"{tag}-{client}-{n}"
+
+
+def _clients(
+    receiver: RunningReceiver, count: int, tag: str, send_at: Callable[[int, int], float] | None
+) -> tuple[list[float], int, float]:
+    """Run 16 clients of ``count`` deliveries; ``send_at(client, n)`` gives each delivery's
+    scheduled offset in seconds (None: back to back). Returns latencies, accepted, seconds."""
+    barrier = threading.Barrier(CLIENTS + 1)
+    start = [0.0]
+
+    def client(index: int) -> tuple[list[float], int]:
+        work = [_delivery(index, n, tag) for n in range(count)]
+        latencies, accepted = [], 0
+        with requests.Session() as session:
+            session.get(receiver.health_url, timeout=10)  # open the keep-alive connection
+            barrier.wait()
+            for n, (body, identifier) in enumerate(work):
+                headers = delivery_headers(body, receiver.secret, identifier)
+                if send_at is None:
+                    began = time.perf_counter()
+                else:
+                    began = start[0] + send_at(index, n)
+                    time.sleep(max(0.0, began - time.perf_counter()))
+                response = session.post(receiver.webhook_url, data=body, headers=headers,
+                                        timeout=30)
+                latencies.append((time.perf_counter() - began) * 1000)
+                accepted += response.status_code == 202
+        return latencies, accepted
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        futures = [pool.submit(client, i) for i in range(CLIENTS)]
+        start[0] = time.perf_counter() + 0.05
+        barrier.wait()
+        results = [f.result() for f in futures]
+        seconds = time.perf_counter() - start[0]
+    return [x for lat, _ in results for x in lat], sum(a for _, a in results), seconds
+
+
+def _server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of the gunicorn master and its workers, from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if master_pid in (int(stat.parent.name), int(fields[1])):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_durations(receiver: RunningReceiver) -> list[float]:
+    return [orjson.loads(line[line.index("{"):])["duration_ms"]
+            for line in receiver.log_text().splitlines() if '"msg":"webhook delivery"' in line]
+
+
+def _measure(
+    receiver: RunningReceiver, label: str, workers: int, threads: int, count: int,
+    send_at: Callable[[int, int], float] | None,
+) -> Run:
+    inbox_before = len(json_files(receiver.data_root.inbox_dir))
+    logged_before = len(_server_durations(receiver))
+    load = os.getloadavg()[0]
+    server_cpu, client_cpu = _server_cpu_seconds(receiver.process.pid), time.process_time()
+    latencies, accepted, seconds = _clients(receiver, count, label, send_at)
+    server_cpu = _server_cpu_seconds(receiver.process.pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    time.sleep(0.3)  # the last log lines reach the file
+    return Run(
+        label, workers, threads, count * CLIENTS, accepted, seconds, latencies,
+        _server_durations(receiver)[logged_before:], server_cpu, client_cpu,
+        len(json_files(receiver.data_root.inbox_dir)) - inbox_before, load,
+    )
+
+
+def measure(workers: int, threads: int, paced_seconds: float) -> list[Run]:
+    interval = CLIENTS / TARGET_RATE  # each client's gap; clients are staggered within it
+    paced_count = int(paced_seconds * TARGET_RATE / CLIENTS)
+    with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp, running_receiver(
+        Path(tmp) / "data", workers=workers, threads=threads
+    ) as receiver:
+        _clients(receiver, 20, "warmup", None)
+        return [
+            _measure(receiver, f"paced {TARGET_RATE:.0f}/s", workers, threads, paced_count,
+                     lambda client, n: (n + client / CLIENTS) * interval),
+            _measure(receiver, "saturation", workers, threads, SATURATION_PER_CLIENT, None),
+        ]
+
+
+def _configs() -> list[tuple[int, int]]:
+    spec = os.environ.get("BENCH_RECEIVER_CONFIGS", f"{DEFAULT_WORKERS}x{DEFAULT_THREADS}")
+    return [(int(w), int(t)) for w, t in (item.split("x") for item in spec.split(","))]
+
+
+def main() -> str:
+    seconds = float(os.environ.get("BENCH_RECEIVER_SECONDS", "8"))
+    runs = [run for workers, threads in _configs() for run in measure(workers, threads, seconds)]
+    paced = runs[0]
+    verdict = "**met**" if paced.met else "**not met**"
+    rows = "\n".join(run.row() for run in runs)
+    lost = sum(run.accepted - run.inbox_files for run in runs)
+    return f"""## Webhook receiver (`bench_receiver.py`)
+
+`make bench` or `.venv/bin/python -m benchmarks receiver`. {CLIENTS} client threads, each
+with its own keep-alive `requests.Session`, post distinct signed `jira:issue_updated`
+deliveries over loopback to `jira-pipeline receiver` (gunicorn `gthread`, workers x threads
+per row; the first configuration is the shipped default). Every 202 means the pending
+event was written and fsynced (file and directory); "inbox" counts the new files and must
+equal "accepted" (difference over all runs: {lost}).
+
+* **paced**: the clients together offer {TARGET_RATE:.0f} deliveries/s on a fixed schedule
+  for {seconds:.0f} s; latency counts from the scheduled send time. The target is judged here.
+* **saturation**: the same clients post back to back: the ceiling. With 16 clients that
+  never pause, mean latency is 16 / throughput (Little's law), so it is queueing, not
+  handling time.
+
+Server ms = time inside the app from its per-delivery log line (p50 / p99); CPU ms = CPU
+per accepted delivery of gunicorn (server) and of the 16 client threads (client), which
+share the same 2 cores; load = 1-minute load average at the start (other work on the box
+competes for cores and disk).
+
+| run | workers x threads | sent | accepted | inbox | accepted/s | p50 ms | p99 ms | max ms | server ms | server CPU ms | client CPU ms | load |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+{rows}
+
+Target (paced, {paced.workers} x {paced.threads}): p99 {paced.pct(0.99):.1f} ms < {TARGET_P99_MS:.0f} ms
+and {paced.rate:.0f} >= {TARGET_RATE:.0f} accepted/s: {verdict}.
+"""
+
+
+if __name__ == "__main__":
+    print(main())

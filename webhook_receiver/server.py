@@ -1,0 +1,60 @@
+"""Serve the receiver with gunicorn, programmatically (no config file to drift).
+
+``gthread`` workers: a delivery spends most of its time waiting on fsync, which releases
+the GIL, so threads overlap those waits while one process per core runs the Python parts
+(HMAC, JSON, Flask) in parallel. See ``benchmarks/bench_receiver.py`` for the figures."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class ReceiverServer(BaseApplication):
+    """gunicorn running :func:`webhook_receiver.create_app` with the given settings."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1
+            # One fixed socket path per user: parallel instances would fight over it, and
+            # systemd (deploy/) already manages the process.
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> Flask:
+        from webhook_receiver import create_app  # in the worker: each builds its own app
+
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        return create_app()
+
+
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run until SIGTERM/SIGINT (graceful: in-flight deliveries finish). Port 0 picks a free
+    port; gunicorn logs the bound address ("Listening at: …")."""
+    ReceiverServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "keepalive": 5,  # Jira and reverse proxies reuse connections
+            "graceful_timeout": 10,
+            "timeout": 30,
+            "accesslog": None,  # the app logs one structured line per delivery instead
+            "errorlog": "-",
+            "loglevel": os.environ.get("JIRA_RECEIVER_LOG_LEVEL", "info"),
+            "proc_name": "jira-webhook-receiver",
+        }
+    ).run()
