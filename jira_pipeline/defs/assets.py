@@ -1,0 +1,179 @@
+"""The monthly-partitioned assets: raw issues → SLA overlay → attachment files → the six
+Parquet tables, and their checks.
+
+They are one ``multi_asset``: a month run is a single step in a single process, so a
+webhook batch pays one process start and one small execution plan, not one per asset;
+the specs' ``deps`` still draw the lineage in the UI, and each asset reports its own
+materialization and metadata. Each part is a plain function of
+:mod:`jira_pipeline.orchestration.month_run`.
+
+Backfill policy: ``multi_run(max_partitions_per_run=1)``. A range launched from the UI
+becomes one run per month, so each run carries its own ``dagster/partition`` tag and the
+instance's per-month concurrency limit keeps it from writing a month that a webhook run is
+writing; a failed month is retried alone; progress shows per partition. The cost (one
+process start per month) is small next to fetching a month of issues from Jira."""
+
+from collections.abc import Iterator
+from contextlib import closing
+
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from pydantic import Field
+
+from jira_pipeline.defs.checks import blocking_failures, evaluate_month_checks, month_check_specs
+from jira_pipeline.defs.partitions import month_of_partition, monthly_partitions
+from jira_pipeline.defs.resources import DataRootResource, JiraResource, JsmSlaResource
+from jira_pipeline.jira.http import JiraAuthError
+from jira_pipeline.orchestration.month_run import (
+    describe_failures,
+    fetch_month_issues,
+    overlay_month_sla,
+    sync_month_attachments,
+)
+from jira_pipeline.orchestration.table_writes import write_month_tables
+from jira_pipeline.storage.paths import TABLES
+
+BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
+RAW_GROUP = "jira_raw"
+TABLES_GROUP = "jira_tables"
+
+TABLE_DESCRIPTIONS = {
+    "issues": "One row per issue: fields, people, JSM request data, SLA clocks, mapped "
+    "custom fields (custom_fields keeps the unmapped ones as JSON).",
+    "comments": "One row per comment, body as text, JSM public/internal flag.",
+    "attachments": "One row per attachment, with the local file path when downloaded.",
+    "changelog": "One row per changed field of each changelog entry.",
+    "issuelinks": "One row per issue link and direction, with the linked issue's summary.",
+    "remote_links": "One row per remote link (Confluence, Slack, …).",
+}
+
+MONTH_SPECS = [
+    AssetSpec(
+        "jira_raw_issues",
+        group_name=RAW_GROUP,
+        kinds={"jira", "json"},
+        description="Issues of the month as GET /rest/api/3/issue returns them (full "
+        "changelog, remote links), one JSON file each in raw/jira/issues/. A 404 "
+        "tombstones the issue.",
+    ),
+    AssetSpec(
+        "jira_sla_overlay",
+        group_name=RAW_GROUP,
+        kinds={"jira", "json"},
+        deps=["jira_raw_issues"],
+        description="JSM SLA records (first response, time to resolution) merged into the "
+        "stored issues as _sla. Skipped with a warning when no SLA account is configured.",
+    ),
+    AssetSpec(
+        "jira_attachment_files",
+        group_name=RAW_GROUP,
+        kinds={"jira", "file"},
+        deps=["jira_sla_overlay"],
+        description="Attachment bytes in raw/jira/attachments/KEY/ID_filename, in line with "
+        "each issue's attachment list (over-cap files are skipped and reported).",
+    ),
+    *(
+        AssetSpec(
+            f"jira_{table}",
+            group_name=TABLES_GROUP,
+            kinds={"parquet", "duckdb"},
+            deps=["jira_attachment_files"],
+            description=f"{TABLE_DESCRIPTIONS[table]} parquet/jira/{table}/YYYY-MM.parquet; "
+            f"DuckDB view jira_{table}.",
+        )
+        for table in TABLES
+    ),
+]
+
+
+class MonthRunConfig(Config):
+    """Which issues of the month to refresh. Empty = the whole month from Jira."""
+
+    issue_keys: list[str] = Field(
+        default_factory=list,
+        description="Issue keys to refresh (webhook runs). Empty: every issue of the month "
+        "in Jira, within JIRA_JQL (UI materialization and backfill).",
+    )
+    event_ids: list[str] = Field(
+        default_factory=list,
+        description="The pending webhook events this run covers (for the record; the sensor "
+        "archives them once the run succeeded).",
+    )
+
+
+@multi_asset(
+    name="jira_month",
+    specs=MONTH_SPECS,
+    check_specs=month_check_specs,
+    partitions_def=monthly_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    description="One month: fetch the issues (given keys, or the whole month), overlay SLAs, "
+    "sync attachments, upsert or rebuild the six Parquet files, check them.",
+)
+def jira_month(
+    context: AssetExecutionContext,
+    config: MonthRunConfig,
+    jira: JiraResource,
+    jsm_sla: JsmSlaResource,
+    data: DataRootResource,
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    root = data.root()
+    month = month_of_partition(context.partition_key)
+    sla_client = jsm_sla.client(root)
+    try:
+        with closing(jira.client(root)) as client:
+            scope, fetched, report = fetch_month_issues(
+                month, config.issue_keys, client, root, scope_jql=data.jql
+            )
+            context.log.info(
+                f"{month}: {'whole month' if scope.whole_month else 'webhook keys'}, "
+                f"{len(fetched.fetched)} fetched, {len(fetched.deleted)} deleted, "
+                f"{len(scope.neighbour_keys)} linked issues refetched, "
+                f"{len(fetched.failed)} failed"
+            )
+            yield MaterializeResult(
+                asset_key="jira_raw_issues",
+                metadata={**report.metadata(), "whole_month": scope.whole_month},
+            )
+            scope, overlay, report = overlay_month_sla(scope, sla_client, root)
+            if overlay.warning:
+                context.log.warning(overlay.warning)
+            yield MaterializeResult(asset_key="jira_sla_overlay", metadata=report.metadata())
+            scope, files, report = sync_month_attachments(scope, client, root)
+            for line in files.oversize[:20]:
+                context.log.warning(f"attachment over the size cap, not downloaded: {line}")
+            yield MaterializeResult(asset_key="jira_attachment_files", metadata=report.metadata())
+    except JiraAuthError as exc:
+        raise Failure(str(exc), allow_retries=False) from exc
+    finally:
+        if sla_client is not None:
+            sla_client.close()
+
+    tables = write_month_tables(scope, root, dist_dir=data.dist())
+    for table in TABLES:
+        metadata = tables.table_metadata(table, month)
+        metadata["path"] = MetadataValue.path(str(root.month_file(table, month)))
+        yield MaterializeResult(asset_key=f"jira_{table}", metadata=metadata)
+
+    results = list(evaluate_month_checks(root, month))
+    yield from results
+    if failed_checks := blocking_failures(results):
+        raise Failure(f"{month}: blocking checks failed: {', '.join(failed_checks)}")
+    if scope.failed:
+        raise Failure(
+            f"{len(scope.failed)} issue(s) of {month} could not be refreshed; the others "
+            f"were written:\n{describe_failures(scope.failed)}",
+            metadata={"failed_issues": len(scope.failed)},
+        )
+
+
+month_assets = [jira_month]

@@ -1,0 +1,153 @@
+"""Jobs: the month job the webhook sensor launches, and the maintenance jobs the schedules
+launch. All use the in-process executor: these runs are small, and a process per step
+would cost more than the work."""
+
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+
+from dagster import (
+    AssetMaterialization,
+    AssetSelection,
+    Failure,
+    OpExecutionContext,
+    Output,
+    define_asset_job,
+    in_process_executor,
+    job,
+    op,
+)
+
+from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
+from jira_pipeline.defs.resources import DataRootResource, JiraResource, JsmSlaResource
+from jira_pipeline.ingest.poll import poll_sla
+from jira_pipeline.jira.http import JiraAuthError
+from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
+from jira_pipeline.orchestration.month_run import describe_failures
+from jira_pipeline.orchestration.reconcile import reconcile
+from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
+from jira_pipeline.storage.paths import TABLES
+
+MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")
+
+jira_month_job = define_asset_job(
+    "jira_month_job",
+    selection=MONTH_JOB_ASSETS,
+    executor_def=in_process_executor,
+    # A run retry starts over: refetching the batch's issues is what fixes a Jira hiccup.
+    tags={"dagster/retry_strategy": "ALL_STEPS"},
+    description="One month partition: raw issues, SLA overlay, attachments, six tables, "
+    "checks. Launched by jira_webhook_sensor with issue keys, or from the UI for a month.",
+)
+
+
+def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> dict:
+    """Run config handing a month run its issue keys (and the events, for the record)."""
+    return {
+        "ops": {
+            "jira_month": {
+                "config": {"issue_keys": list(issue_keys), "event_ids": list(event_ids)}
+            }
+        }
+    }
+
+
+def _table_materializations(report: TablesReport, source: str) -> Iterator[AssetMaterialization]:
+    """Record, on the partitioned table assets, the months a maintenance job rewrote."""
+    for month in sorted(m for m in report.months if is_partition_month(m)):
+        for table in TABLES:
+            yield AssetMaterialization(
+                asset_key=f"jira_{table}",
+                partition=partition_of_month(month),
+                metadata={**report.table_metadata(table, month), "source": source},
+            )
+
+
+def _fail_on(failed: dict[str, str], what: str) -> None:
+    if failed:
+        raise Failure(f"{what}: {len(failed)} failure(s)\n{describe_failures(failed)}")
+
+
+@op(description="poll_sla for open SLA-bearing issues, then upsert the months they live in.")
+def poll_sla_and_upsert(
+    context: OpExecutionContext,
+    jira: JiraResource,
+    jsm_sla: JsmSlaResource,
+    data: DataRootResource,
+) -> Iterator[AssetMaterialization | Output]:
+    root = data.root()
+    sla_client = jsm_sla.client(root)
+    with closing(jira.client(root)) as client:
+        try:
+            summary = poll_sla(client, sla_client, root)
+        except JiraAuthError as exc:
+            raise Failure(str(exc), allow_retries=False) from exc
+        finally:
+            if sla_client is not None:
+                sla_client.close()
+    for line in summary.lines():
+        context.log.info(line)
+    report = upsert_changed(root, summary.changed_keys, dist_dir=data.dist())
+    yield from _table_materializations(report, "jira_sla_poll")
+    _fail_on(summary.failed, "SLA polling")
+    yield Output(len(summary.changed_keys))
+
+
+@op(description="Refetch issues Jira changed since the watermark (minus an overlap); upsert.")
+def reconcile_and_upsert(
+    context: OpExecutionContext,
+    jira: JiraResource,
+    jsm_sla: JsmSlaResource,
+    data: DataRootResource,
+) -> Iterator[AssetMaterialization | Output]:
+    root = data.root()
+    sla_client = jsm_sla.client(root)
+    with closing(jira.client(root)) as client:
+        try:
+            summary = reconcile(client, sla_client, root, scope_jql=data.jql)
+        except JiraAuthError as exc:
+            raise Failure(str(exc), allow_retries=False) from exc
+        finally:
+            if sla_client is not None:
+                sla_client.close()
+    for line in summary.lines():
+        context.log.info(line)
+    report = upsert_changed(root, summary.fetched + summary.deleted, dist_dir=data.dist())
+    yield from _table_materializations(report, "jira_reconcile")
+    _fail_on(summary.failed, "reconcile")
+    yield Output(len(summary.fetched) + len(summary.deleted))
+
+
+@op(description="Tombstone stored issues that Jira's search lacks and a direct GET says 404.")
+def sweep_deletions_and_upsert(
+    context: OpExecutionContext, jira: JiraResource, data: DataRootResource
+) -> Iterator[AssetMaterialization | Output]:
+    root = data.root()
+    with closing(jira.client(root)) as client:
+        try:
+            summary = sweep_deletions(client, root, scope_jql=data.jql)
+        except JiraAuthError as exc:
+            raise Failure(str(exc), allow_retries=False) from exc
+    context.log.info(
+        f"deletion sweep: {summary.months} months, {summary.checked} stored issues, "
+        f"{len(summary.deleted)} deleted, {len(summary.still_visible)} not in search but "
+        f"visible, {len(summary.failed)} failed, {summary.requests} requests"
+    )
+    report = upsert_changed(root, summary.deleted, dist_dir=data.dist())
+    yield from _table_materializations(report, "jira_deletion_sweep")
+    _fail_on(summary.failed, "deletion sweep")
+    yield Output(len(summary.deleted))
+
+
+@job(executor_def=in_process_executor, description="SLA clocks of open tickets, every 15 min.")
+def jira_sla_poll_job() -> None:
+    poll_sla_and_upsert()
+
+
+@job(executor_def=in_process_executor, description="Catch changes whose webhooks never came.")
+def jira_reconcile_job() -> None:
+    reconcile_and_upsert()
+
+
+@job(executor_def=in_process_executor, description="Remove issues deleted without a webhook.")
+def jira_deletion_sweep_job() -> None:
+    sweep_deletions_and_upsert()

@@ -1,0 +1,40 @@
+"""The three maintenance schedules, running by default (UTC)."""
+
+from __future__ import annotations
+
+from dagster import DefaultScheduleStatus, ScheduleDefinition
+
+from jira_pipeline.defs.jobs import (
+    jira_deletion_sweep_job,
+    jira_reconcile_job,
+    jira_sla_poll_job,
+)
+
+jira_sla_poll = ScheduleDefinition(
+    name="jira_sla_poll",
+    job=jira_sla_poll_job,
+    cron_schedule="*/15 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="SLA clocks move between webhooks: refresh open tickets' SLA records.",
+)
+
+jira_reconcile = ScheduleDefinition(
+    name="jira_reconcile",
+    job=jira_reconcile_job,
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly: refetch issues updated since the last watermark (minus an overlap).",
+)
+
+jira_deletion_sweep = ScheduleDefinition(
+    name="jira_deletion_sweep",
+    job=jira_deletion_sweep_job,
+    cron_schedule="23 3 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily: tombstone issues deleted in Jira whose webhook was lost.",
+)
+
+schedules = [jira_sla_poll, jira_reconcile, jira_deletion_sweep]

@@ -1,0 +1,244 @@
+"""What one month partition's run does, step by step, as plain functions.
+
+A run is handed issue keys (webhook path: just those) or none (the whole month from Jira,
+which is what a UI materialization or a backfill does). The steps pass a
+:class:`MonthScope` along: the month, the keys in play, whether it is the whole month, and
+the keys that failed so far (later steps skip them; the run fails at the end so the
+sensor retries their events, while every other issue of the batch is still written)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from jira_pipeline.ingest.attachments import AttachmentSummary, download_attachments
+from jira_pipeline.ingest.fetch import FetchSummary, fetch_issues
+from jira_pipeline.ingest.search import search_month_keys
+from jira_pipeline.ingest.sla_overlay import SlaSummary, overlay_sla
+from jira_pipeline.jira.client import JiraClient
+from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
+from jira_pipeline.jira.sla import JsmSlaClient
+from jira_pipeline.storage.paths import DataRoot, check_month
+from jira_pipeline.storage.raw_store import (
+    FIELD_LIST_FILE,
+    is_tombstone,
+    load_issue,
+    save_field_list,
+)
+
+
+@dataclass(frozen=True)
+class MonthScope:
+    """The issues one month run works on, handed from step to step."""
+
+    month: str
+    issue_keys: tuple[str, ...]
+    whole_month: bool
+    failed: dict[str, str] = field(default_factory=dict)  # key -> reason, first failure kept
+    # Issues linked to the ones above (any month): their issuelinks rows show the linked
+    # issue's summary and status, so they are refetched and rewritten too.
+    neighbour_keys: tuple[str, ...] = ()
+
+    @property
+    def live_keys(self) -> list[str]:
+        """Keys still worth the next step (not failed so far)."""
+        return [k for k in self.issue_keys if k not in self.failed]
+
+    @property
+    def table_keys(self) -> list[str]:
+        """Keys whose rows the tables step rewrites."""
+        return sorted(set(self.live_keys) | {k for k in self.neighbour_keys if k not in self.failed})
+
+    def with_failures(self, failed: dict[str, str]) -> MonthScope:
+        return replace(self, failed={**failed, **self.failed})
+
+
+@dataclass
+class StepReport:
+    """Figures every materialization reports."""
+
+    issues_touched: int
+    jira_requests: int
+    duration_s: float
+    path: Path
+    bytes: int
+    counts: dict[str, int]
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "issues_touched": self.issues_touched,
+            "jira_requests": self.jira_requests,
+            "duration_s": round(self.duration_s, 3),
+            "path": str(self.path),
+            "bytes": self.bytes,
+            **self.counts,
+        }
+
+
+FIELD_LIST_MAX_AGE_S = 24 * 3600
+
+
+def refresh_field_list(jira: JiraClient, root: DataRoot) -> bool:
+    """Cache ``GET /field`` (custom field names → columns) when missing or a day old, so
+    a new site custom field reaches the tables without anyone remembering to refresh."""
+    path = root.state_dir / FIELD_LIST_FILE
+    try:
+        if time.time() - path.stat().st_mtime < FIELD_LIST_MAX_AGE_S:
+            return False
+    except FileNotFoundError:
+        pass
+    save_field_list(root, jira.get_fields())
+    return True
+
+
+def _partners(issue: dict | None) -> set[str]:
+    fields = (issue or {}).get("fields") or {}
+    keys = set()
+    for link in fields.get("issuelinks") or []:
+        other = (link or {}).get("inwardIssue") or (link or {}).get("outwardIssue") or {}
+        if is_valid_issue_key(other.get("key")):
+            keys.add(other["key"])
+    return keys
+
+
+def partner_view(issue: dict | None) -> tuple:
+    """What an issue's link partners show of it in their issuelinks rows (summary, status,
+    priority), plus its links and whether it exists: when this changes, they are stale."""
+    fields = (issue or {}).get("fields") or {}
+    return (
+        issue is None or is_tombstone(issue),
+        fields.get("summary"),
+        (fields.get("status") or {}).get("name"),
+        (fields.get("priority") or {}).get("name"),
+        frozenset(_partners(issue)),
+    )
+
+
+def stale_partners(root: DataRoot, before: dict[str, tuple], keys: Iterable[str]) -> set[str]:
+    """Partners (old and new) of the ``keys`` whose partner-visible state changed since
+    ``before`` (``{key: partner_view(stored issue)}``, taken before the fetch)."""
+    stale = set()
+    for key in keys:
+        stored = load_issue(root, key)
+        if partner_view(stored) != before[key]:
+            stale |= set(before[key][-1]) | _partners(stored)
+    return stale - set(keys)
+
+
+def _raw_bytes(root: DataRoot, keys: Iterable[str]) -> int:
+    total = 0
+    for key in keys:
+        try:
+            total += root.issue_file(key).stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def fetch_month_issues(
+    month: str,
+    issue_keys: Iterable[str],
+    jira: JiraClient,
+    root: DataRoot,
+    *,
+    scope_jql: str = "",
+    parallel: int = 8,
+) -> tuple[MonthScope, FetchSummary, StepReport]:
+    """Step 1: GET the issues into the raw store (a 404 tombstones). No keys → every
+    issue Jira has for the month within ``scope_jql``."""
+    started = time.monotonic()
+    month = check_month(month)
+    keys = sorted({require_issue_key(k) for k in issue_keys})
+    whole_month = not keys
+    search_requests = jira.request_count
+    refresh_field_list(jira, root)
+    if whole_month:
+        keys = sorted(search_month_keys(jira, month, scope_jql))
+    search_requests = jira.request_count - search_requests
+    before = {} if whole_month else {k: partner_view(load_issue(root, k)) for k in keys}
+    summary = fetch_issues(keys, jira, root, parallel=parallel)
+    neighbours: list[str] = []
+    if not whole_month:  # an issue's summary, status or links changed: partners are stale
+        neighbours = sorted(stale_partners(root, before, keys))
+        linked = fetch_issues(neighbours, jira, root, parallel=parallel)
+        summary.failed.update(linked.failed)
+        summary.requests += linked.requests
+    scope = MonthScope(month, tuple(keys), whole_month, neighbour_keys=tuple(neighbours))
+    scope = scope.with_failures(summary.failed)
+    report = StepReport(
+        issues_touched=len(keys),
+        jira_requests=summary.requests + search_requests,
+        duration_s=time.monotonic() - started,
+        path=root.issues_dir,
+        bytes=_raw_bytes(root, keys),
+        counts={
+            "linked_refetched": len(neighbours),
+            "fetched": len(summary.fetched),
+            "deleted": len(summary.deleted),
+            "skipped_older": len(summary.skipped_older),
+            "failed": len(summary.failed),
+        },
+    )
+    return scope, summary, report
+
+
+def overlay_month_sla(
+    scope: MonthScope, sla: JsmSlaClient | None, root: DataRoot
+) -> tuple[MonthScope, SlaSummary, StepReport]:
+    """Step 2: merge the JSM SLA records into the stored issues (skipped, with a warning,
+    when no SLA account is configured)."""
+    started = time.monotonic()
+    keys = scope.live_keys
+    summary = overlay_sla(keys, sla, root)
+    report = StepReport(
+        issues_touched=len(keys),
+        jira_requests=summary.requests,
+        duration_s=time.monotonic() - started,
+        path=root.issues_dir,
+        bytes=_raw_bytes(root, summary.overlaid),
+        counts={
+            "overlaid": len(summary.overlaid),
+            "unchanged": len(summary.unchanged),
+            "skipped": len(summary.skipped),
+            "failed": len(summary.failed),
+        },
+    )
+    return scope.with_failures(summary.failed), summary, report
+
+
+def sync_month_attachments(
+    scope: MonthScope, jira: JiraClient, root: DataRoot
+) -> tuple[MonthScope, AttachmentSummary, StepReport]:
+    """Step 3: bring each issue's attachment files in line with its attachment list."""
+    started = time.monotonic()
+    keys = scope.live_keys
+    summary = download_attachments(keys, jira, root)
+    size = 0
+    for key in keys:
+        folder = root.issue_attachments_dir(key)
+        if folder.is_dir():
+            size += sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    report = StepReport(
+        issues_touched=len(keys),
+        jira_requests=summary.requests,
+        duration_s=time.monotonic() - started,
+        path=root.attachments_dir,
+        bytes=size,
+        counts={
+            "downloaded": summary.downloaded,
+            "present": summary.present,
+            "oversize": len(summary.oversize),
+            "removed": summary.removed,
+            "failed": len(summary.failed),
+        },
+    )
+    return scope.with_failures(summary.failed), summary, report
+
+
+def describe_failures(failed: dict[str, str], limit: int = 20) -> str:
+    """A readable, bounded list of per-issue failures for the run's error message."""
+    lines = [f"{key}: {reason}" for key, reason in sorted(failed.items())[:limit]]
+    more = len(failed) - limit
+    return "\n".join(lines + ([f"… and {more} more"] if more > 0 else []))

@@ -1,0 +1,162 @@
+"""``jira_webhook_sensor`` evaluated against a real Dagster instance: run requests per month,
+run keys, archiving only after success, failed runs' events requested again."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.tags import RUN_KEY_TAG
+from dagster._core.utils import make_new_run_id
+
+from jira_pipeline.defs import sensors
+from jira_pipeline.defs.resources import DataRootResource, JiraResource
+from jira_pipeline.defs.sensors import jira_webhook_sensor
+from jira_pipeline.jira.dates import month_of
+from jira_pipeline.orchestration.event_ledger import retry_delay
+from jira_pipeline.simulator import SimulatedJira
+from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.storage.inbox import PendingEvent, list_pending, write_pending
+
+
+@pytest.fixture
+def instance():
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def put(root, event_id, key, created):
+    write_pending(
+        root,
+        PendingEvent(
+            event_id, "2026-01-01T00:00:00+00:00", "jira_issue_updated", key, created=created
+        ),
+    )
+
+
+def evaluate(instance, root, cursor=None):
+    context = build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"jira": JiraResource(), "data": DataRootResource(data_root=str(root.root))},
+    )
+    result = jira_webhook_sensor(context)
+    return result, result.cursor
+
+
+def finish(instance, run_key, status):
+    instance.add_run(
+        DagsterRun(
+            job_name="jira_month_job",
+            run_id=make_new_run_id(),
+            status=status,
+            tags={RUN_KEY_TAG: run_key},
+        )
+    )
+
+
+def pending_ids(root):
+    return sorted(event.event_id for _, event in list_pending(root))
+
+
+@pytest.fixture
+def inbox(data_root):
+    put(data_root, "e1", "SUP-1", "2024-03-02T10:00:00.000+0000")
+    put(data_root, "e2", "SUP-2", "2024-04-02T10:00:00.000+0000")
+    put(data_root, "e3", "ENG-5", "2024-03-20T10:00:00.000+0000")
+    return data_root
+
+
+def test_one_run_request_per_month_with_its_keys_and_stable_run_keys(instance, inbox):
+    result, _ = evaluate(instance, inbox)
+    requests = {r.partition_key: r for r in result.run_requests}
+    assert sorted(requests) == ["2024-03-01", "2024-04-01"]
+    config = requests["2024-03-01"].run_config["ops"]["jira_month"]["config"]
+    assert config == {"issue_keys": ["ENG-5", "SUP-1"], "event_ids": ["e1", "e3"]}
+    again, _ = evaluate(instance, inbox)  # same inbox, fresh cursor: same run keys
+    assert sorted(r.run_key for r in again.run_requests) == sorted(
+        r.run_key for r in result.run_requests
+    )
+
+
+def test_archived_only_after_success_and_failed_events_requested_again(
+    instance, inbox, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(sensors, "clock", lambda: clock[0])
+    result, cursor = evaluate(instance, inbox)
+    march, april = sorted(result.run_requests, key=lambda r: r.partition_key)
+
+    put(inbox, "e4", "SUP-9", "2024-03-25T10:00:00.000+0000")  # arrives while March runs
+    clock[0] += 5
+    result, cursor = evaluate(instance, inbox, cursor)
+    assert result.run_requests == [] and pending_ids(inbox) == ["e1", "e2", "e3", "e4"]
+
+    finish(instance, march.run_key, DagsterRunStatus.SUCCESS)
+    finish(instance, april.run_key, DagsterRunStatus.FAILURE)
+    clock[0] += 5
+    result, cursor = evaluate(instance, inbox, cursor)
+    assert pending_ids(inbox) == ["e2", "e4"]  # March's events archived, April's kept
+    (next_march,) = result.run_requests  # e4 goes now; April backs off
+    assert next_march.partition_key == "2024-03-01"
+    assert next_march.run_config["ops"]["jira_month"]["config"]["event_ids"] == ["e4"]
+    assert list((inbox.inbox_dir / "archive").glob("*/e1.json"))
+
+    clock[0] += retry_delay(1)
+    result, cursor = evaluate(instance, inbox, cursor)
+    (retry,) = result.run_requests
+    assert retry.partition_key == "2024-04-01" and retry.run_key != april.run_key
+    finish(instance, retry.run_key, DagsterRunStatus.SUCCESS)
+    finish(instance, next_march.run_key, DagsterRunStatus.SUCCESS)
+    clock[0] += 5
+    result, cursor = evaluate(instance, inbox, cursor)
+    assert result.run_requests == [] and pending_ids(inbox) == []
+
+
+def test_run_awaiting_automatic_retry_is_not_failed_yet(instance, inbox):
+    result, cursor = evaluate(instance, inbox)
+    for request in result.run_requests:
+        instance.add_run(
+            DagsterRun(
+                job_name="jira_month_job",
+                run_id=make_new_run_id(),
+                status=DagsterRunStatus.FAILURE,
+                tags={RUN_KEY_TAG: request.run_key, "dagster/will_retry": "true"},
+            )
+        )
+    result, cursor = evaluate(instance, inbox, cursor)
+    assert result.run_requests == []  # the retry daemon owns them for now
+    assert "retries" in cursor and '"retries":{}' in cursor
+    assert pending_ids(inbox) == ["e1", "e2", "e3"]
+
+
+def test_events_without_created_are_placed_through_jira(instance, data_root):
+    """A comment event for an issue not stored yet, and a link event naming ids only: the
+    sensor asks the (simulated) Jira over HTTP for the month and the keys."""
+    jira = SimulatedJira(seed=8, issues=20, start_month="2024-06", months=2)
+    key, other = jira.keys()[0], jira.keys()[1]
+    created = {k: jira.issue_json(k, fields=["created"])["fields"]["created"] for k in (key, other)}
+    ids = [jira.issue_json(k, fields=["key"])["id"] for k in (key, other)]
+    write_pending(data_root, PendingEvent("c1", "2026-01-01T00:00:00+00:00", "comment_created",
+                                          key))
+    write_pending(data_root, PendingEvent("l1", "2026-01-01T00:00:00+00:00",
+                                          "issuelink_created", issue_ids=tuple(ids)))
+    write_pending(data_root, PendingEvent("gone", "2026-01-01T00:00:00+00:00",
+                                          "comment_created", "SUPPORT-999"))
+    with SimulatorServer(jira) as server:
+        env = server.env()
+        context = build_sensor_context(instance=instance, resources={
+            "jira": JiraResource(base_url=env["JIRA_BASE_URL"], email=env["JIRA_EMAIL"],
+                                 api_token=env["JIRA_API_TOKEN"]),
+            "data": DataRootResource(data_root=str(data_root.root)),
+        })
+        result = jira_webhook_sensor(context)
+    placed = {}
+    for request in result.run_requests:
+        config = request.run_config["ops"]["jira_month"]["config"]
+        for issue_key in config["issue_keys"]:
+            placed[issue_key] = (request.partition_key[:7], config["event_ids"])
+    for issue_key in (key, other):  # each in the month of its `created`
+        assert placed[issue_key][0] == month_of(created[issue_key])
+    assert "c1" in placed[key][1] and "l1" in placed[key][1] and "l1" in placed[other][1]
+    assert pending_ids(data_root) == ["c1", "l1"]  # the deleted issue's event: nothing to do
