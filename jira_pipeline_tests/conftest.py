@@ -9,6 +9,8 @@ pytest_plugins = [
     "jira_pipeline_tests.fixtures.common",
     "jira_pipeline_tests.fixtures.simulator",
     "jira_pipeline_tests.fixtures.receiver",
+    "jira_pipeline_tests.fixtures.postgres",
+    "jira_pipeline_tests.fixtures.chaos",
 ]
 
 

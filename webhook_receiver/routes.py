@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, abort, current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from jira_pipeline.storage.auth_state import ROTATE_HINTS, read_auth_state
 from jira_pipeline.storage.inbox import pending_summary
@@ -70,7 +71,12 @@ def _receive(parse: Callable[[bytes], Delivery]) -> Response:
     secret = context.settings.webhook_secret
     if not secret:
         return error_response(503, "webhook secret not configured")
-    body = request.get_data(cache=False)  # werkzeug answers 413 for a long Content-Length
+    try:
+        body = request.get_data(cache=False)  # werkzeug answers 413 for a long Content-Length
+    except HTTPException:
+        raise
+    except Exception:  # the server could not read the body (gunicorn raises its own
+        return error_response(400, "malformed request body")  # ParseException on bad chunks)
     if len(body) > MAX_BODY_BYTES:  # a chunked body, cut at MAX_CONTENT_LENGTH
         abort(413)
     signatures = (request.headers.get(name) for name in SIGNATURE_HEADERS)
