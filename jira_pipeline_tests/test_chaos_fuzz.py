@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow
 from jira_pipeline_tests.fixtures.chaos import ChaosScale
@@ -33,7 +34,6 @@ from jira_pipeline_tests.test_receiver_property import (
     signature_styles,
 )
 from webhook_receiver import create_app
-from webhook_receiver.signature import sign_body
 
 # The long version (--run-chaos) runs for minutes on a busy 2-core machine
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]

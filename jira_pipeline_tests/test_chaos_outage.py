@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 
 from jira_pipeline.defs import sensors
 from jira_pipeline.jira import http
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.simulator import Mutation, SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage import DataRoot
@@ -44,7 +45,6 @@ from jira_pipeline_tests.fixtures.chaos import ChaosScale
 from jira_pipeline_tests.fixtures.mirror import mirror, resources_for
 from jira_pipeline_tests.fixtures.receiver import receiver_config
 from webhook_receiver import create_app
-from webhook_receiver.signature import sign_body
 
 # The long version (--run-chaos) runs for minutes on a busy 2-core machine
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]

@@ -23,12 +23,12 @@ import orjson
 import pytest
 import requests
 
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow
 from jira_pipeline_tests.fixtures.chaos import ChaosScale
 from jira_pipeline_tests.fixtures.receiver import RunningReceiver, running_receiver
-from webhook_receiver.signature import sign_body
 
 # The long version (--run-chaos) runs for minutes on a busy 2-core machine
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]

@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
 from jira_pipeline_tests.fixtures.receiver import TEST_SECRET, receiver_config
 from jira_pipeline_tests.test_receiver_validation import BAD_KEYS
 from webhook_receiver import create_app
-from webhook_receiver.signature import sign_body
 
 # Header values as they can arrive over HTTP: latin-1, no control characters.
 header_text = st.text(

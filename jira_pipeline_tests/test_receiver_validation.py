@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.inbox import PendingEvent, list_pending, new_event_id, pending_summary
 from jira_pipeline_tests.fixtures.receiver import (
@@ -23,7 +24,6 @@ from jira_pipeline_tests.fixtures.receiver import (
     receiver_config,
 )
 from webhook_receiver import MAX_BODY_BYTES, create_app
-from webhook_receiver.signature import sign_body
 from webhook_receiver.store import DeliveryStore
 
 ISSUE_UPDATED = {"webhookEvent": "jira:issue_updated", "issue": {"key": "SUPPORT-1"}}

@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from jira_pipeline import cli
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.simulator import DEFAULT_EMAIL, DEFAULT_TOKEN, SimulatedJira
-from jira_pipeline.simulator.webhooks import send_webhooks, sign
+from jira_pipeline.simulator.webhooks import send_webhooks
 from jira_pipeline_tests.fixtures import jira_shapes
 from jira_pipeline_tests.fixtures.key_structure import key_structure, structure_differences
 
@@ -75,7 +76,7 @@ def receiver() -> Iterator[Receiver]:
 
 def test_sign_matches_a_known_hmac_sha256_vector() -> None:
     assert (
-        sign("key", b"The quick brown fox jumps over the lazy dog")
+        sign_body("key", b"The quick brown fox jumps over the lazy dog")
         == "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
     )
 

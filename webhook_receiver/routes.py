@@ -16,12 +16,12 @@ import orjson
 from flask import Blueprint, Response, abort, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from jira_pipeline.jira.signature import SIGNATURE_HEADERS, signature_is_valid
 from jira_pipeline.storage.auth_state import ROTATE_HINTS, read_auth_state
 from jira_pipeline.storage.inbox import pending_summary
 from webhook_receiver.context import MAX_BODY_BYTES, ReceiverContext
 from webhook_receiver.payload import Delivery, InvalidDelivery, parse_debug_refresh, parse_delivery
 from webhook_receiver.responses import error_response, json_response
-from webhook_receiver.signature import SIGNATURE_HEADERS, signature_is_valid
 from webhook_receiver.store import StorageUnavailable
 
 bp = Blueprint("webhooks", __name__)

@@ -7,8 +7,6 @@ twice and a fraction is held back and sent after its successor."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 import time
 import uuid
@@ -18,13 +16,9 @@ from dataclasses import dataclass, field
 import orjson
 import requests
 
+from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.simulator.data import Mutation, SimulatedJira
 from jira_pipeline.simulator.defaults import DEFAULT_EMAIL, DEFAULT_TOKEN
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature`` value Jira sends: ``sha256=<hex HMAC-SHA256(secret, body)>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ def send_webhooks(
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "Atlassian Webhook HTTP Client",
-                "X-Hub-Signature": sign(secret, pending.body),
+                "X-Hub-Signature": sign_body(secret, pending.body),
                 "X-Atlassian-Webhook-Identifier": pending.identifier,
                 "X-Atlassian-Webhook-Flow": "Primary",
             }

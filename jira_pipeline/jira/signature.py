@@ -15,7 +15,7 @@ _SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})\Z", re.ASCII)
 
 
 def sign_body(secret: str, body: bytes) -> str:
-    """The header value Jira sends for ``body`` (what tests, the simulator and benchmarks use)."""
+    """The header value Jira sends for ``body`` (the simulator's sender, tests and benchmarks sign with it)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
