@@ -31,4 +31,5 @@ chaos: install
 	$(BIN)/pytest -q -m chaos jira_pipeline_tests --run-chaos
 
 clean:
-	rm -rf $(VENV) data .dagster_home/storage .pytest_cache
+	rm -rf $(VENV) data .pytest_cache
+	find .dagster_home -mindepth 1 -maxdepth 1 ! -name dagster.yaml -exec rm -rf {} +
