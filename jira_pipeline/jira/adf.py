@@ -107,9 +107,9 @@ class _Writer:
         return "".join(self.parts).strip()
 
     def _node(self, node: dict, indent: str, in_cell: bool, push: Any) -> None:
-        if self._inline(node, in_cell):
-            return
         kind = _kind(node)
+        if self._inline(node, kind, in_cell):
+            return
         attrs = node.get("attrs")
         if not isinstance(attrs, dict):
             attrs = {}
@@ -121,11 +121,16 @@ class _Writer:
             # first child that is not one (rare), so most nodes never touch it.
             self.block_break(in_cell)
             for position, child in enumerate(children):
-                if not (type(child) is dict and self._inline(child, in_cell)):
-                    push((_BREAK, None, indent, in_cell))
-                    for rest in reversed(children[position:]):
-                        push((_NODE, rest, indent, in_cell))
-                    return
+                if type(child) is dict:
+                    if child.get("type") == "text":  # most children: no dispatch needed
+                        self._text_node(child)
+                        continue
+                    if self._inline(child, _kind(child), in_cell):
+                        continue
+                push((_BREAK, None, indent, in_cell))
+                for rest in reversed(children[position:]):
+                    push((_NODE, rest, indent, in_cell))
+                return
             self.block_break(in_cell)
         elif kind in _CARDS and not children:
             url = _first_str(attrs, "url") or _first_str(_as_dict(attrs.get("data")), "url")
@@ -161,9 +166,8 @@ class _Writer:
             if isinstance(own, str) and kind != "doc":
                 push((_TEXT, own, indent, in_cell))
 
-    def _inline(self, node: dict, in_cell: bool) -> bool:
+    def _inline(self, node: dict, kind: str, in_cell: bool) -> bool:
         """Write an inline leaf (text, mention, emoji, card…) in place; False otherwise."""
-        kind = _kind(node)
         if kind == "text":
             self._text_node(node)
             return True
@@ -198,7 +202,7 @@ class _Writer:
             return
         self.text(text)
         marks = node.get("marks")
-        if isinstance(marks, list):
+        if marks and isinstance(marks, list):
             for mark in marks:
                 if isinstance(mark, dict) and mark.get("type") == "link":
                     href = _first_str(_as_dict(mark.get("attrs")), "href")

@@ -107,15 +107,15 @@ def timestamp_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def timestamp_array(values: list[str | None]) -> pa.Array:
+def timestamp_array(values: pa.StringArray) -> pa.Array:
     """Jira timestamps (any offset) → ``timestamp[us, UTC]``: Arrow's ISO-8601 cast for
     the whole column; if any value is not one it accepts, each value on its own (Arrow,
     else :func:`parse_jira_datetime`, else null), so a value's result never depends on
     its neighbours."""
     try:
-        return pa.array(values, pa.string()).cast(TIMESTAMP)
+        return values.cast(TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array([_one_timestamp(value) for value in values], TIMESTAMP)
+        return pa.array([_one_timestamp(value) for value in values.to_pylist()], TIMESTAMP)
 
 
 def _one_timestamp(value: str | None) -> datetime | None:
