@@ -94,15 +94,15 @@ def test_backfill_with_429s_and_503s_completes_and_honours_retry_after(
     make_simulator, data_root: DataRoot
 ) -> None:
     faults = Faults(rate_limit_every=10, retry_after_s=0.1, error_rate=0.05)
-    server = make_simulator(issues=100, faults=faults, fault_seed=3)
+    server = make_simulator(issues=1000, faults=faults, fault_seed=3)
     jira, sla = clients_for(server, data_root)
     summary = backfill(jira, sla, data_root, jql=SCOPE, parallel=16, progress=False)
     assert summary.ok, summary.lines()
-    assert len(summary.fetched) == summary.found == 100
+    assert len(summary.fetched) == summary.found == 1000
     refused = server.request_count // 10  # every 10th request was a 429
     retries = jira.meter.retries + sla.meter.retries
     waited = jira.meter.retry_wait_s + sla.meter.retry_wait_s
-    assert refused >= 30 and retries >= refused
+    assert refused >= 300 and retries >= refused
     assert waited >= refused * faults.retry_after_s  # each 429 waited its Retry-After
     assert_store_matches(server.jira, data_root, check_bytes=False)
 
