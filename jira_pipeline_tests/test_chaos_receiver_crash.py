@@ -251,12 +251,6 @@ def test_every_acknowledged_delivery_survives_receiver_sigkill(crash_runs: list[
         assert set(run.pending) == {d.issue_key for d in run.deliveries}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="receiver: a SIGKILL after the pending event is written but before the dedup marker "
-    "records it leaves an empty marker, so Jira's retry is queued a second time (harmless "
-    "downstream: the same issue is refreshed twice; see webhook_receiver/store.py)",
-)
 def test_no_delivery_is_queued_twice_after_receiver_sigkill(crash_runs: list[CrashRun]) -> None:
     for run in crash_runs:
         twice = {key: n for key, n in run.pending.items() if n > 1}

@@ -14,7 +14,13 @@ import pytest
 
 from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.inbox import PendingEvent, list_pending, new_event_id, pending_summary
+from jira_pipeline.storage.inbox import (
+    PendingEvent,
+    archive_pending,
+    list_pending,
+    new_event_id,
+    pending_summary,
+)
 from jira_pipeline_tests.fixtures.receiver import (
     TEST_SECRET,
     ReceiverClient,
@@ -382,6 +388,23 @@ def test_marker_left_empty_by_a_crash_does_not_swallow_the_retry(
     assert response.status_code == 202
     assert marker.read_bytes().decode() == response.get_json()["event_id"]
     assert receiver_client.post(ISSUE_UPDATED, identifier="crashed-delivery").status_code == 200
+
+
+def test_a_marker_naming_an_event_that_never_reached_the_inbox_does_not_block_the_retry(
+    receiver_client: ReceiverClient,
+) -> None:
+    """The marker names the event before the pending event is written: a crash in between
+    leaves a marker whose event is in neither the inbox nor its archive."""
+    marker = DeliveryStore(receiver_client.data_root).marker_path("crashed-mid-write")
+    marker.parent.mkdir(parents=True)
+    marker.write_bytes(b"20240101T000000000000Z_jira_issue_updated_000000000000")
+    response = receiver_client.post(ISSUE_UPDATED, identifier="crashed-mid-write")
+    assert response.status_code == 202
+    event_id = response.get_json()["event_id"]
+    assert marker.read_bytes().decode() == event_id
+    assert [e.event_id for _, e in list_pending(receiver_client.data_root)] == [event_id]
+    archive_pending(receiver_client.data_root, {event_id})  # its run succeeded
+    assert receiver_client.post(ISSUE_UPDATED, identifier="crashed-mid-write").status_code == 200
 
 
 # --- failures ----------------------------------------------------------------------------

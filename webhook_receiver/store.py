@@ -5,13 +5,16 @@ Order matters because Jira only retries what we did not acknowledge:
 1. Lock the delivery's dedup marker (one file per ``X-Atlassian-Webhook-Identifier``, hashed
    to a safe name, ``flock``-ed so every gunicorn worker and thread sees one owner). A
    marker with content means an earlier delivery was already queued: audit, answer duplicate.
-2. Write the audit copy (atomic), then the pending event (atomic and fsynced: the one write
-   whose loss would lose the event).
-3. Only then write the event id into the marker.
+2. Write the audit copy (atomic), then the event id into the marker, then the pending
+   event (atomic and fsynced: the one write whose loss would lose the event).
+3. A marker naming an event counts as "already queued" only while that event is in the
+   inbox or its archive.
 
-A crash before 3 leaves an empty marker, so Jira's retry is queued again: a duplicate run,
-never a lost event. A concurrent duplicate waits on the lock and then sees the content.
-Any write error removes what this delivery wrote and becomes :class:`StorageUnavailable`.
+So a crash between marker and pending event leaves a marker naming an event that does not
+exist: Jira's retry is queued (never lost), and a crash after the pending event makes the
+retry a duplicate (never queued twice). A concurrent duplicate waits on the lock and then
+sees the content. Any write error clears the marker, removes what this delivery wrote and
+becomes :class:`StorageUnavailable`.
 
 Only the pending event pays for fsync (two: file and directory), which is what bounds the
 request rate. The audit copy and the marker survive a process crash or restart through
@@ -24,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -35,10 +37,8 @@ import orjson
 
 from jira_pipeline.storage import DataRoot, atomic_write_bytes, safe_join_under
 from jira_pipeline.storage.atomic import FILE_MODE
-from jira_pipeline.storage.inbox import PendingEvent, new_event_id, write_pending
+from jira_pipeline.storage.inbox import PendingEvent, is_queued, new_event_id, write_pending
 from webhook_receiver.payload import Delivery
-
-log = logging.getLogger(__name__)
 
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 AUDITED_HEADERS = (IDENTIFIER_HEADER, "X-Atlassian-Webhook-Retry", "X-Atlassian-Webhook-Flow")
@@ -76,15 +76,18 @@ class DeliveryStore:
         try:
             with self._dedup_marker(kept_headers.get(IDENTIFIER_HEADER)) as marker:
                 first = marker.queued_event_id()
+                if first and not is_queued(self.root, first):
+                    first = None  # a crash came between marker and pending event
                 audit = self._write_audit(event_id, received, delivery, kept_headers, body, first)
                 if first:
                     return StoredDelivery(event_id, duplicate_of=first)
                 try:
+                    marker.record(event_id)
                     write_pending(self.root, self._pending(event_id, received, delivery, audit))
                 except BaseException:
+                    marker.clear()
                     audit.unlink(missing_ok=True)
                     raise
-                marker.record(event_id)
                 return StoredDelivery(event_id)
         except OSError as exc:
             raise StorageUnavailable(f"cannot store delivery: {exc.strerror or exc}") from exc
@@ -161,14 +164,16 @@ class _Marker:
         return os.pread(self.fd, 256, 0).decode("ascii", "replace") or None
 
     def record(self, event_id: str) -> None:
-        """Best effort once the event is durable: if this fails the event is still queued,
-        and the worst outcome is that a retry is queued once more."""
-        if self.fd is None:
-            return
-        try:
+        """Name the event about to be queued (before it is: see the module docstring)."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
             os.pwrite(self.fd, event_id.encode("ascii"), 0)
-        except OSError as exc:
-            log.warning("dedup marker not recorded for %s: %s", event_id, exc.strerror)
+
+    def clear(self) -> None:
+        """Forget a recorded event that was not queued after all (best effort)."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
 
 
 def _open_locked(path: Path) -> int:

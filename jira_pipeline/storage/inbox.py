@@ -107,6 +107,19 @@ def pending_summary(root: DataRoot, now: datetime | None = None) -> tuple[int, f
     return count, max(age, 0.0)
 
 
+def is_queued(root: DataRoot, event_id: str) -> bool:
+    """Whether ``event_id`` is in the inbox or was archived (its run succeeded). Used on the
+    rare retry of an already-seen delivery, so a glob over the archive days is fine."""
+    try:
+        name = safe_join_under(root.inbox_dir, f"{event_id}.json").name
+    except ValueError:
+        return False
+    if (root.inbox_dir / name).exists():
+        return True
+    archive = root.inbox_dir / "archive"
+    return archive.is_dir() and any(archive.glob(f"*/{name}"))
+
+
 def archive_pending(root: DataRoot, event_ids: list[str] | set[str]) -> int:
     """Move covered events to ``inbox/archive/<day>/``; returns how many were moved."""
     day = datetime.now(UTC).strftime("%Y-%m-%d")
