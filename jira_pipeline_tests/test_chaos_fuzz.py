@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jira_pipeline.jira.signature import sign_body
@@ -48,6 +48,8 @@ PATHS = ["/webhooks/jira"] * 6 + [
     "/webhooks//jira",
     "/webhooks/jira/..%2f..%2fsecret",
 ]
+VALID_BODY = b'{"webhookEvent":"jira:issue_updated","issue":{"key":"SUP-1"}}'
+BAD_KEY_BODY = b'{"webhookEvent":"jira:issue_updated","issue":{"key":"../../etc/passwd"}}'
 METHODS = ["POST"] * 8 + ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
 
 
@@ -100,6 +102,11 @@ def in_process_fuzz(tmp_path: Path, examples: int, logs: CapturedLogs) -> Counte
         method=st.sampled_from(METHODS),
         resign=st.booleans(),
     )
+    # Random draws may miss the branches the test asserts were reached: pin one valid
+    # delivery (202), one signed delivery with a bad key (400) and one unsigned one (401).
+    @example(VALID_BODY, "prefixed", "", "pinned-valid", None, "/webhooks/jira", "POST", True)
+    @example(BAD_KEY_BODY, "prefixed", "", None, None, "/webhooks/jira", "POST", True)
+    @example(VALID_BODY, "none", "", None, None, "/webhooks/jira", "POST", False)
     def deliver(
         body: bytes,
         style: str,
