@@ -3,7 +3,7 @@ launch. All use the in-process executor: these runs are small, and a process per
 would cost more than the work."""
 
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 from dagster import (
     AssetMaterialization,
@@ -20,12 +20,14 @@ from dagster import (
 from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
 from jira_pipeline.defs.resources import DataRootResource, JiraResource, JsmSlaResource
 from jira_pipeline.ingest.poll import poll_sla
+from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraAuthError
+from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
 from jira_pipeline.orchestration.month_run import describe_failures
 from jira_pipeline.orchestration.reconcile import reconcile
 from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
-from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.storage.paths import TABLES, DataRoot
 
 MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")
 
@@ -67,6 +69,23 @@ def _fail_on(failed: dict[str, str], what: str) -> None:
         raise Failure(f"{what}: {len(failed)} failure(s)\n{describe_failures(failed)}")
 
 
+@contextmanager
+def _jira_clients(
+    jira: JiraResource, jsm_sla: JsmSlaResource, root: DataRoot
+) -> Iterator[tuple[JiraClient, JsmSlaClient | None]]:
+    """Both clients for one op, closed afterwards. A 401 fails without run retries: a
+    revoked token does not come back by retrying."""
+    sla_client = jsm_sla.client(root)
+    try:
+        with closing(jira.client(root)) as client:
+            yield client, sla_client
+    except JiraAuthError as exc:
+        raise Failure(str(exc), allow_retries=False) from exc
+    finally:
+        if sla_client is not None:
+            sla_client.close()
+
+
 @op(description="poll_sla for open SLA-bearing issues, then upsert the months they live in.")
 def poll_sla_and_upsert(
     context: OpExecutionContext,
@@ -75,15 +94,8 @@ def poll_sla_and_upsert(
     data: DataRootResource,
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
-    sla_client = jsm_sla.client(root)
-    with closing(jira.client(root)) as client:
-        try:
-            summary = poll_sla(client, sla_client, root)
-        except JiraAuthError as exc:
-            raise Failure(str(exc), allow_retries=False) from exc
-        finally:
-            if sla_client is not None:
-                sla_client.close()
+    with _jira_clients(jira, jsm_sla, root) as (client, sla_client):
+        summary = poll_sla(client, sla_client, root)
     for line in summary.lines():
         context.log.info(line)
     report = upsert_changed(root, summary.changed_keys, dist_dir=data.dist())
@@ -100,15 +112,8 @@ def reconcile_and_upsert(
     data: DataRootResource,
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
-    sla_client = jsm_sla.client(root)
-    with closing(jira.client(root)) as client:
-        try:
-            summary = reconcile(client, sla_client, root, scope_jql=data.jql)
-        except JiraAuthError as exc:
-            raise Failure(str(exc), allow_retries=False) from exc
-        finally:
-            if sla_client is not None:
-                sla_client.close()
+    with _jira_clients(jira, jsm_sla, root) as (client, sla_client):
+        summary = reconcile(client, sla_client, root, scope_jql=data.jql)
     for line in summary.lines():
         context.log.info(line)
     report = upsert_changed(root, summary.fetched + summary.deleted, dist_dir=data.dist())
