@@ -14,7 +14,6 @@ writing; a failed month is retried alone; progress shows per partition. The cost
 process start per month) is small next to fetching a month of issues from Jira."""
 
 from collections.abc import Iterator
-from contextlib import closing
 
 from dagster import (
     AssetCheckResult,
@@ -31,8 +30,12 @@ from pydantic import Field
 
 from jira_pipeline.defs.checks import blocking_failures, evaluate_month_checks, month_check_specs
 from jira_pipeline.defs.partitions import month_of_partition, monthly_partitions
-from jira_pipeline.defs.resources import DataRootResource, JiraResource, JsmSlaResource
-from jira_pipeline.jira.http import JiraAuthError
+from jira_pipeline.defs.resources import (
+    DataRootResource,
+    JiraResource,
+    JsmSlaResource,
+    open_jira_clients,
+)
 from jira_pipeline.orchestration.month_run import (
     describe_failures,
     fetch_month_issues,
@@ -128,35 +131,28 @@ def jira_month(
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     root = data.root()
     month = month_of_partition(context.partition_key)
-    sla_client = jsm_sla.client(root)
-    try:
-        with closing(jira.client(root)) as client:
-            scope, fetched, report = fetch_month_issues(
-                month, config.issue_keys, client, root, scope_jql=data.jql
-            )
-            context.log.info(
-                f"{month}: {'whole month' if scope.whole_month else 'webhook keys'}, "
-                f"{len(fetched.fetched)} fetched, {len(fetched.deleted)} deleted, "
-                f"{len(scope.neighbour_keys)} linked issues refetched, "
-                f"{len(fetched.failed)} failed"
-            )
-            yield MaterializeResult(
-                asset_key="jira_raw_issues",
-                metadata={**report.metadata(), "whole_month": scope.whole_month},
-            )
-            scope, overlay, report = overlay_month_sla(scope, sla_client, root)
-            if overlay.warning:
-                context.log.warning(overlay.warning)
-            yield MaterializeResult(asset_key="jira_sla_overlay", metadata=report.metadata())
-            scope, files, report = sync_month_attachments(scope, client, root)
-            for line in files.oversize[:20]:
-                context.log.warning(f"attachment over the size cap, not downloaded: {line}")
-            yield MaterializeResult(asset_key="jira_attachment_files", metadata=report.metadata())
-    except JiraAuthError as exc:
-        raise Failure(str(exc), allow_retries=False) from exc
-    finally:
-        if sla_client is not None:
-            sla_client.close()
+    with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
+        scope, fetched, report = fetch_month_issues(
+            month, config.issue_keys, client, root, scope_jql=data.jql
+        )
+        context.log.info(
+            f"{month}: {'whole month' if scope.whole_month else 'webhook keys'}, "
+            f"{len(fetched.fetched)} fetched, {len(fetched.deleted)} deleted, "
+            f"{len(scope.neighbour_keys)} linked issues refetched, "
+            f"{len(fetched.failed)} failed"
+        )
+        yield MaterializeResult(
+            asset_key="jira_raw_issues",
+            metadata={**report.metadata(), "whole_month": scope.whole_month},
+        )
+        scope, overlay, report = overlay_month_sla(scope, sla_client, root)
+        if overlay.warning:
+            context.log.warning(overlay.warning)
+        yield MaterializeResult(asset_key="jira_sla_overlay", metadata=report.metadata())
+        scope, files, report = sync_month_attachments(scope, client, root)
+        for line in files.oversize[:20]:
+            context.log.warning(f"attachment over the size cap, not downloaded: {line}")
+        yield MaterializeResult(asset_key="jira_attachment_files", metadata=report.metadata())
 
     tables = write_month_tables(scope, root, dist_dir=data.dist())
     for table in TABLES:

@@ -3,7 +3,7 @@ launch. All use the in-process executor: these runs are small, and a process per
 would cost more than the work."""
 
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 
 from dagster import (
     AssetMaterialization,
@@ -18,16 +18,19 @@ from dagster import (
 )
 
 from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
-from jira_pipeline.defs.resources import DataRootResource, JiraResource, JsmSlaResource
+from jira_pipeline.defs.resources import (
+    DataRootResource,
+    JiraResource,
+    JsmSlaResource,
+    open_jira_clients,
+)
 from jira_pipeline.ingest.poll import poll_sla
-from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraAuthError
-from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
 from jira_pipeline.orchestration.month_run import describe_failures
 from jira_pipeline.orchestration.reconcile import reconcile
 from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import TABLES
 
 MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")
 
@@ -69,23 +72,6 @@ def _fail_on(failed: dict[str, str], what: str) -> None:
         raise Failure(f"{what}: {len(failed)} failure(s)\n{describe_failures(failed)}")
 
 
-@contextmanager
-def _jira_clients(
-    jira: JiraResource, jsm_sla: JsmSlaResource, root: DataRoot
-) -> Iterator[tuple[JiraClient, JsmSlaClient | None]]:
-    """Both clients for one op, closed afterwards. A 401 fails without run retries: a
-    revoked token does not come back by retrying."""
-    sla_client = jsm_sla.client(root)
-    try:
-        with closing(jira.client(root)) as client:
-            yield client, sla_client
-    except JiraAuthError as exc:
-        raise Failure(str(exc), allow_retries=False) from exc
-    finally:
-        if sla_client is not None:
-            sla_client.close()
-
-
 @op(description="poll_sla for open SLA-bearing issues, then upsert the months they live in.")
 def poll_sla_and_upsert(
     context: OpExecutionContext,
@@ -94,7 +80,7 @@ def poll_sla_and_upsert(
     data: DataRootResource,
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
-    with _jira_clients(jira, jsm_sla, root) as (client, sla_client):
+    with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         summary = poll_sla(client, sla_client, root)
     for line in summary.lines():
         context.log.info(line)
@@ -112,7 +98,7 @@ def reconcile_and_upsert(
     data: DataRootResource,
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
-    with _jira_clients(jira, jsm_sla, root) as (client, sla_client):
+    with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         summary = reconcile(client, sla_client, root, scope_jql=data.jql)
     for line in summary.lines():
         context.log.info(line)

@@ -8,12 +8,15 @@ code location load (``JIRA_DOMAIN`` vs ``JIRA_BASE_URL``, the optional SLA accou
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, EnvVar, Failure
 
 from jira_pipeline.config import Settings
 from jira_pipeline.jira.client import JiraClient
+from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 
@@ -96,3 +99,20 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             jql=env_or("JIRA_JQL"),
         ),
     }
+
+
+@contextmanager
+def open_jira_clients(
+    jira: JiraResource, jsm_sla: JsmSlaResource, root: DataRoot
+) -> Iterator[tuple[JiraClient, JsmSlaClient | None]]:
+    """Both clients for one asset or op, closed afterwards. A 401 fails without run retries: a
+    revoked token does not come back by retrying."""
+    sla_client = jsm_sla.client(root)
+    try:
+        with closing(jira.client(root)) as client:
+            yield client, sla_client
+    except JiraAuthError as exc:
+        raise Failure(str(exc), allow_retries=False) from exc
+    finally:
+        if sla_client is not None:
+            sla_client.close()
