@@ -24,6 +24,7 @@ from jira_pipeline.transform.views import connect
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow
 from jira_pipeline_tests.chaos.snapshots import (
     Snapshot,
+    copy_data_root,
     issues_in_two_months,
     snapshot,
     table_rows,
@@ -104,7 +105,7 @@ def run_reference(
     root: DataRoot, operation: str, keys: set[str], into: Path
 ) -> tuple[Snapshot, float]:
     """The uninterrupted run, on a copy: the "new content" every file may show."""
-    shutil.copytree(root.root, into)
+    copy_data_root(root, into)
     reference = DataRoot(into)
     started = time.perf_counter()
     _run_in_process(reference, operation, keys)
@@ -202,7 +203,7 @@ def test_transform_sigkill_leaves_old_or_new_files_and_rerun_converges(
             visible += state.visible_in_parquet(root, changed)
 
         # Everything incremental, interrupted and resumed, equals one clean full rebuild
-        shutil.copytree(root.root, tmp_path / "clean")
+        copy_data_root(root, tmp_path / "clean")
         clean = DataRoot(tmp_path / "clean")
         shutil.rmtree(clean.parquet)
         rebuild_all(clean, progress=False)

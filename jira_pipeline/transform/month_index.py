@@ -17,7 +17,12 @@ in about a millisecond instead.
 Lost or deleted, the index is rebuilt from the issues tables' ``issue_key`` columns. It
 runs with ``synchronous=NORMAL``: a power cut (not a process crash) may lose its last
 commits while the fsynced Parquet files survive; ``jira-pipeline transform`` repairs any
-stale rows that could leave."""
+stale rows that could leave.
+
+Copy the index only from another process (``cp -a``, a backup tool) or with SQLite's backup
+API: opening and closing its files with plain file calls in a process that has it open
+drops that process's POSIX locks on them (SQLite's documented "close() cancels locks"
+hazard), after which another process may reset the WAL under the open connection."""
 
 from __future__ import annotations
 

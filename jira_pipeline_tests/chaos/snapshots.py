@@ -5,6 +5,7 @@ after a crash without depending on byte-identical Parquet encoding."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,14 @@ def month_files(root: DataRoot) -> list[Path]:
         if root.table_dir(table).is_dir()
         for path in root.table_dir(table).glob("[0-9]*.parquet")
     )
+
+
+def copy_data_root(root: DataRoot, into: Path) -> None:
+    """Copy the whole data root (month index included) from a child process. Opening and
+    closing the index's SQLite files in this process would drop the POSIX locks its own
+    open index connection holds on them (SQLite's documented "close() cancels locks"
+    hazard), and another process could then reset the WAL under that connection."""
+    subprocess.run(["cp", "-a", str(root.root), str(into)], check=True)
 
 
 _FINGERPRINTS: dict[tuple[str, int, int, int], str] = {}
