@@ -94,37 +94,72 @@ def refresh_field_list(jira: JiraClient, root: DataRoot) -> bool:
 
 
 def _partners(issue: dict | None) -> set[str]:
-    fields = (issue or {}).get("fields") or {}
-    keys = set()
-    for link in fields.get("issuelinks") or []:
-        other = (link or {}).get("inwardIssue") or (link or {}).get("outwardIssue") or {}
-        if is_valid_issue_key(other.get("key")):
-            keys.add(other["key"])
-    return keys
+    """Keys of the issues ``issue`` links to, either way."""
+    return {_linked_key(link) for link in _links(issue)} - {None}
 
 
-def partner_view(issue: dict | None) -> tuple:
-    """What an issue's link partners show of it in their issuelinks rows (summary, status,
-    priority), plus its links and whether it exists: when this changes, they are stale."""
-    fields = (issue or {}).get("fields") or {}
+def _links(issue: dict | None) -> list[dict]:
+    links = ((issue or {}).get("fields") or {}).get("issuelinks") or []
+    return [link for link in links if isinstance(link, dict)]
+
+
+def _linked_key(link: dict) -> str | None:
+    other = link.get("inwardIssue") or link.get("outwardIssue") or {}
+    key = other.get("key") if isinstance(other, dict) else None
+    return key if is_valid_issue_key(key) else None
+
+
+def _shown(fields: object) -> tuple:
+    """What a partner's issuelinks row shows of a linked issue: summary, status, priority."""
+    fields = fields if isinstance(fields, dict) else {}
     return (
-        issue is None or is_tombstone(issue),
         fields.get("summary"),
         (fields.get("status") or {}).get("name"),
         (fields.get("priority") or {}).get("name"),
-        frozenset(_partners(issue)),
     )
 
 
-def stale_partners(root: DataRoot, before: dict[str, tuple], keys: Iterable[str]) -> set[str]:
-    """Partners (old and new) of the ``keys`` whose partner-visible state changed since
-    ``before`` (``{key: partner_view(stored issue)}``, taken before the fetch)."""
+def _shows_current(partner_key: str, partner: dict, key: str, issue: dict) -> bool:
+    """Whether ``partner``'s stored links agree with the stored ``issue`` (``key``): no link
+    to it when it is deleted or no longer links back, else a link showing its current
+    summary, status and priority."""
+    towards = [link for link in _links(partner) if _linked_key(link) == key]
+    if is_tombstone(issue) or partner_key not in _partners(issue):
+        return not towards
+    mine = _shown(issue.get("fields"))
+    return bool(towards) and all(
+        _shown((link.get("inwardIssue") or link.get("outwardIssue") or {}).get("fields")) == mine
+        for link in towards
+    )
+
+
+def link_partners(root: DataRoot, keys: Iterable[str]) -> dict[str, set[str]]:
+    """``{key: partners}`` of the stored issues, taken before a fetch: a link removed by the
+    fetch still names the partner whose rows show it."""
+    return {key: _partners(load_issue(root, key)) for key in keys}
+
+
+def stale_partners(
+    root: DataRoot, keys: Iterable[str], earlier: dict[str, set[str]] | None = None
+) -> set[str]:
+    """Stored link partners (now, or ``earlier``) of the stored ``keys`` whose own stored
+    copy shows them differently: a changed summary, status or priority, a link that came or
+    went, or a deleted issue (Jira removes its links without a webhook for the partner).
+
+    Judged from the raw store as it is, not from what a fetch changed: when refetching a
+    partner fails and the run is retried, the retry finds the same partners stale again."""
+    keys = set(keys)
     stale = set()
-    for key in keys:
-        stored = load_issue(root, key)
-        if partner_view(stored) != before[key]:
-            stale |= set(before[key][-1]) | _partners(stored)
-    return stale - set(keys)
+    for key in sorted(keys):
+        issue = load_issue(root, key)
+        if issue is None:
+            continue
+        for name in (_partners(issue) | (earlier or {}).get(key, set())) - keys - stale:
+            partner = load_issue(root, name)
+            live = partner is not None and not is_tombstone(partner)
+            if live and not _shows_current(name, partner, key, issue):
+                stale.add(name)
+    return stale
 
 
 def _raw_bytes(root: DataRoot, keys: Iterable[str]) -> int:
@@ -157,11 +192,11 @@ def fetch_month_issues(
     if whole_month:
         keys = sorted(search_month_keys(jira, month, scope_jql))
     search_requests = jira.request_count - search_requests
-    before = {} if whole_month else {k: partner_view(load_issue(root, k)) for k in keys}
+    earlier = {} if whole_month else link_partners(root, keys)
     summary = fetch_issues(keys, jira, root, parallel=parallel)
     neighbours: list[str] = []
-    if not whole_month:  # an issue's summary, status or links changed: partners are stale
-        neighbours = sorted(stale_partners(root, before, keys))
+    if not whole_month:  # partners showing an old summary, status, link or a deleted issue
+        neighbours = sorted(stale_partners(root, keys, earlier))
         linked = fetch_issues(neighbours, jira, root, parallel=parallel)
         summary.failed.update(linked.failed)
         summary.requests += linked.requests
