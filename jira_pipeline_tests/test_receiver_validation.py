@@ -8,12 +8,14 @@ import logging
 import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
 
 from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage import DataRoot
+from jira_pipeline.storage.atomic import NewFile
 from jira_pipeline.storage.inbox import (
     PendingEvent,
     archive_pending,
@@ -376,6 +378,14 @@ def test_repeated_identifier_is_a_duplicate_but_still_audited(
     assert duplicate["event_id"] == again.get_json()["event_id"]
 
 
+def assert_marker_is_the_pending_event(root: DataRoot, marker: Path, response) -> None:
+    """The marker is a hard link to the queued pending event: one file, two names."""
+    event_id = response.get_json()["event_id"]
+    [(queued, event)] = [(p, e) for p, e in list_pending(root) if e.event_id == event_id]
+    assert marker.samefile(queued)
+    assert PendingEvent.from_json(marker.read_bytes()) == event
+
+
 def test_marker_left_empty_by_a_crash_does_not_swallow_the_retry(
     receiver_client: ReceiverClient,
 ) -> None:
@@ -386,22 +396,35 @@ def test_marker_left_empty_by_a_crash_does_not_swallow_the_retry(
     marker.write_bytes(b"")
     response = receiver_client.post(ISSUE_UPDATED, identifier="crashed-delivery")
     assert response.status_code == 202
-    assert marker.read_bytes().decode() == response.get_json()["event_id"]
+    assert_marker_is_the_pending_event(receiver_client.data_root, marker, response)
     assert receiver_client.post(ISSUE_UPDATED, identifier="crashed-delivery").status_code == 200
 
 
+STALE_EVENT_ID = "20240101T000000000000Z_jira_issue_updated_000000000000"
+
+
+@pytest.mark.parametrize(
+    "stale_marker",
+    [
+        STALE_EVENT_ID.encode(),
+        PendingEvent(STALE_EVENT_ID, "2024-01-01T00:00:00+00:00", "jira_issue_updated",
+                     "SUPPORT-1").to_json(),
+    ],
+    ids=["bare-event-id", "pending-event"],
+)
 def test_a_marker_naming_an_event_that_never_reached_the_inbox_does_not_block_the_retry(
-    receiver_client: ReceiverClient,
+    receiver_client: ReceiverClient, stale_marker: bytes
 ) -> None:
-    """The marker names the event before the pending event is written: a crash in between
-    leaves a marker whose event is in neither the inbox nor its archive."""
+    """The marker names the event before it reaches the inbox: a crash in between leaves a
+    marker whose event is in neither the inbox nor its archive. Both marker layouts: the
+    pending event itself, and the bare event id that markers held before."""
     marker = DeliveryStore(receiver_client.data_root).marker_path("crashed-mid-write")
     marker.parent.mkdir(parents=True)
-    marker.write_bytes(b"20240101T000000000000Z_jira_issue_updated_000000000000")
+    marker.write_bytes(stale_marker)
     response = receiver_client.post(ISSUE_UPDATED, identifier="crashed-mid-write")
     assert response.status_code == 202
     event_id = response.get_json()["event_id"]
-    assert marker.read_bytes().decode() == event_id
+    assert_marker_is_the_pending_event(receiver_client.data_root, marker, response)
     assert [e.event_id for _, e in list_pending(receiver_client.data_root)] == [event_id]
     archive_pending(receiver_client.data_root, {event_id})  # its run succeeded
     assert receiver_client.post(ISSUE_UPDATED, identifier="crashed-mid-write").status_code == 200
@@ -431,15 +454,24 @@ def test_full_disk_answers_503_and_acknowledges_nothing(
 def test_unexpected_error_is_500_json_without_trace_or_partial_file(
     receiver_client: ReceiverClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom in /secret/place")
+    """The failure hits the last step, linking the pending event into the inbox: the marker
+    and the audit copy written before it are removed too."""
+    root = receiver_client.data_root
+    link_as = NewFile.link_as
 
-    monkeypatch.setattr("webhook_receiver.store.write_pending", broken)
+    def broken_inbox(self: NewFile, target: Path, **kwargs: bool) -> None:
+        if Path(target).parent == root.inbox_dir:
+            raise RuntimeError("boom in /secret/place")
+        link_as(self, target, **kwargs)
+
+    monkeypatch.setattr(NewFile, "link_as", broken_inbox)
     response = receiver_client.post(ISSUE_UPDATED, identifier="unlucky")
     assert response.status_code == 500
     assert response.get_json() == {"status": "error", "error": "internal error"}
     assert b"Traceback" not in response.data and b"boom" not in response.data
-    assert all_files(receiver_client.data_root.root) == []
+    assert all_files(root.root) == []
+    monkeypatch.undo()
+    assert receiver_client.post(ISSUE_UPDATED, identifier="unlucky").status_code == 202
 
 
 @pytest.mark.parametrize(
