@@ -7,7 +7,7 @@ committed instance config, runs in their own processes).
    Targets: p50 ≤ 10 s, p95 ≤ 20 s.
 2. Burst: 1,000 updates in 10 s spread over 12 months; time from the first 202 until DuckDB
    returns every issue's last summary, and how many month runs it took (the sensor asks
-   for at most one run per month per tick). Target ≤ 90 s.
+   for at most one run per month per tick: counted from the sensor's ticks). Target ≤ 90 s.
 
 ``python -m benchmarks freshness``; ``BENCH_FRESHNESS_SINGLE`` (default 20) sets how many
 single events are measured."""
@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from pathlib import Path
 import duckdb
 import orjson
 import requests
+from dagster import DagsterInstance
+from dagster._core.scheduler.instigation import InstigatorType
 
 from jira_pipeline.demo import demo_months
 from jira_pipeline.simulator import SimulatedJira
@@ -105,6 +108,22 @@ def burst(jira, receiver, root) -> tuple[float, float, int]:
     return sent, time.monotonic() - start, len(final)
 
 
+def most_runs_of_a_month_in_one_tick(instance: DagsterInstance, run_ids: set[str]) -> int:
+    """The sensor's promise, measured: the largest number of ``run_ids`` that one sensor tick
+    requested for the same month."""
+    most = 0
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1000):
+            months = Counter(instance.get_run_by_id(r).tags.get("dagster/partition")
+                             for r in tick.run_ids if r in run_ids)
+            most = max([most, *months.values()])
+    return most
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -113,7 +132,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> str:
     count = int(os.environ.get("BENCH_FRESHNESS_SINGLE", "20"))
     months = demo_months(MONTHS + 1, datetime.now(UTC))
-    load = os.getloadavg()[0]
+    loads = {"setup": load_average()}
     with tempfile.TemporaryDirectory(prefix="bench-freshness-") as tmp:
         jira = SimulatedJira(seed=3, issues=ISSUES, start_month=months[0], months=MONTHS)
         with SimulatorServer(jira) as server:
@@ -126,12 +145,17 @@ def main() -> str:
                                {**env, "JIRA_DATA_ROOT": str(root.root)}) as daemon,
             ):
                 single_events(jira, receiver, root, 1)  # warm-up: daemon and code server up
+                loads["single events"] = load_average()
                 latencies = single_events(jira, receiver, root, count)
                 before = len(daemon.runs())
+                loads["burst"] = load_average()
                 sent, visible, issues = burst(jira, receiver, root)
+                loads["after the burst"] = load_average()
                 wait_for(lambda: settled(daemon, root), timeout=120, interval=1)
                 burst_runs = [r for r in daemon.runs()[: len(daemon.runs()) - before]
                               if r.job_name == "jira_month_job"]
+                per_tick = most_runs_of_a_month_in_one_tick(
+                    daemon.instance, {r.run_id for r in burst_runs})
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     verdict = "meets" if p50 <= 10 and p95 <= 20 else "misses"
     burst_verdict = "meets" if visible <= 90 else "misses"
@@ -140,7 +164,8 @@ def main() -> str:
         "",
         "Simulated Jira, receiver (gunicorn) and `dagster-daemon` with the committed "
         f"`.dagster_home/dagster.yaml`; {ISSUES} issues over {MONTHS} months, mirrored first. "
-        f"1-minute load average at start: {load:.1f} (shared machine).",
+        "1-minute load average on this shared 2-core machine: "
+        + ", ".join(f"{phase} {value:.1f}" for phase, value in loads.items()) + ".",
         "",
         "| measurement | result | target |",
         "| --- | --- | --- |",
@@ -151,8 +176,8 @@ def main() -> str:
         f"| burst: all {issues} issues' last update visible after | {visible:.1f} s | "
         f"≤ 90 s ({burst_verdict}) |",
         f"| burst: month runs | {len(burst_runs)} over "
-        f"{len({r.tags.get('dagster/partition') for r in burst_runs})} months | "
-        "≤ 1 per month per sensor tick |",
+        f"{len({r.tags.get('dagster/partition') for r in burst_runs})} months, at most "
+        f"{per_tick} per month per sensor tick | ≤ 1 per month per sensor tick |",
         "",
         "Command: `python -m benchmarks freshness` (`BENCH_FRESHNESS_SINGLE=N` events).",
     ])

@@ -3,6 +3,8 @@ run keys, archiving only after success, failed runs' events requested again."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.storage.dagster_run import DagsterRun
@@ -13,7 +15,11 @@ from jira_pipeline.defs import sensors
 from jira_pipeline.defs.resources import DataRootResource, JiraResource
 from jira_pipeline.defs.sensors import jira_webhook_sensor
 from jira_pipeline.jira.dates import month_of
-from jira_pipeline.orchestration.event_ledger import retry_delay
+from jira_pipeline.orchestration.event_ledger import (
+    BURST_MIN_EVENTS,
+    BURST_QUIET_SECONDS,
+    retry_delay,
+)
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage.inbox import PendingEvent, list_pending, write_pending
@@ -160,3 +166,19 @@ def test_events_without_created_are_placed_through_jira(instance, data_root):
         assert placed[issue_key][0] == month_of(created[issue_key])
     assert "c1" in placed[key][1] and "l1" in placed[key][1] and "l1" in placed[other][1]
     assert pending_ids(data_root) == ["c1", "l1"]  # the deleted issue's event: nothing to do
+
+
+def test_burst_in_a_month_is_requested_once_it_has_ended(instance, data_root, monkeypatch):
+    received = "2026-01-01T00:00:00.000000+00:00"  # the receiver's format
+    at_receipt = datetime.fromisoformat(received).timestamp()
+    for n in range(BURST_MIN_EVENTS):
+        write_pending(data_root, PendingEvent(f"b{n:02}", received, "jira_issue_updated",
+                                              f"SUP-{n + 1}", created="2024-03-02T10:00:00.000+0000"))
+    monkeypatch.setattr(sensors, "clock", lambda: at_receipt + 0.5)
+    pouring, cursor = evaluate(instance, data_root)
+    assert pouring.run_requests == []
+    monkeypatch.setattr(sensors, "clock", lambda: at_receipt + BURST_QUIET_SECONDS)
+    quiet, _ = evaluate(instance, data_root, cursor)
+    (request,) = quiet.run_requests
+    assert request.partition_key == "2024-03-01"
+    assert len(request.run_config["ops"]["jira_month"]["config"]["event_ids"]) == BURST_MIN_EVENTS

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jira_pipeline.orchestration.event_ledger import (
+    BURST_MAX_HOLD_SECONDS,
+    BURST_MIN_EVENTS,
+    BURST_QUIET_SECONDS,
     RETRY_CAP_SECONDS,
     EventLedger,
     plan_tick,
@@ -136,7 +139,7 @@ def planner(events_by_id):
     return plan
 
 
-def tick(ledger, events, now, outcomes=None):
+def tick(ledger, events, now, outcomes=None, received_at=None):
     by_id = {e.event_id: e for e in events}
     return plan_tick(
         ledger,
@@ -144,6 +147,7 @@ def tick(ledger, events, now, outcomes=None):
         now,
         outcome_of=lambda key: (outcomes or {}).get(key, "pending"),
         plan_events=planner(by_id),
+        received_at=received_at,
     )
 
 
@@ -207,6 +211,65 @@ def test_event_in_two_months_archived_only_when_both_runs_succeeded():
     assert len(retried.run_requests) == 2
     outcome = {k: "success" for k, _ in retried.run_requests}
     assert plan_tick(ledger, ["link"], 100.0, outcome.get, plan).archive_event_ids == ["link"]
+
+
+def test_lone_events_are_requested_at_once_even_when_just_received():
+    events = [event(f"e{n}", "SUP-1") for n in range(BURST_MIN_EVENTS - 1)]
+    just_now = {e.event_id: 100.0 for e in events}
+    ((_, batch),) = tick(EventLedger(), events, 100.0, received_at=just_now).run_requests
+    assert len(batch.event_ids) == BURST_MIN_EVENTS - 1
+
+
+def test_month_mid_burst_waits_for_the_burst_to_end():
+    january = [event(f"j{n:02}", "SUP-1") for n in range(BURST_MIN_EVENTS)]
+    february = [event("f1", "SUP-3")]  # before the burst: not part of it
+    received = {e.event_id: 100.0 + n * 0.1 for n, e in enumerate(january)} | {"f1": 97.0}
+    ledger = EventLedger()
+    now = max(received.values()) + 0.5
+    pouring = tick(ledger, january + february, now, received_at=received)
+    assert [b.month for _, b in pouring.run_requests] == ["2024-02"]
+    january.append(event("j99", "SUP-2"))  # still arriving
+    received["j99"] = now
+    quiet = now + BURST_QUIET_SECONDS
+    (held,) = (b for _, b in tick(ledger, january + february, quiet, received_at=received)
+               .run_requests)
+    assert held.month == "2024-01" and len(held.event_ids) == BURST_MIN_EVENTS + 1
+
+
+def test_burst_spread_over_months_is_recognised_from_its_first_second():
+    events = [event(f"e{n:02}", ("SUP-1", "SUP-3")[n % 2]) for n in range(BURST_MIN_EVENTS)]
+    received = {e.event_id: 100.0 + n * 0.05 for n, e in enumerate(events)}  # 5 per month
+    assert not tick(EventLedger(), events, 100.6, received_at=received).run_requests
+
+
+def test_endless_burst_is_held_no_longer_than_the_cap():
+    january = [event(f"j{n:03}", "SUP-1") for n in range(100)]
+    received = {e.event_id: 100.0 + n * 0.2 for n, e in enumerate(january)}  # 5 a second
+    ledger = EventLedger()
+    assert not tick(ledger, january[:41], 108.0, received_at=received).run_requests
+    capped = 100.0 + BURST_MAX_HOLD_SECONDS
+    ((_, batch),) = tick(ledger, january[:51], capped, received_at=received).run_requests
+    assert len(batch.event_ids) == 51  # still pouring in, but the oldest waited long enough
+
+
+def test_event_in_a_month_mid_burst_waits_whole():
+    months = {"SUP-1": "2024-01", "SUP-3": "2024-02"}
+    burst = [event(f"b{n:02}", "SUP-3") for n in range(BURST_MIN_EVENTS)]
+    link = event("link", ids=("1", "3"))
+    by_id = {e.event_id: e for e in [*burst, link]}
+
+    def plan(event_ids):
+        return plan_month_batches(
+            [by_id[e] for e in event_ids],
+            month_from_store=months.get,
+            resolve_ids=lambda ids: {"1": "SUP-1", "3": "SUP-3"},
+            lookup_created=no_lookup,
+        )
+
+    received = dict.fromkeys(by_id, 100.0) | {"link": 97.0}  # January itself is quiet
+    first = plan_tick(EventLedger(), list(by_id), 100.5, lambda k: "pending", plan,
+                      received_at=received)
+    assert first.run_requests == []  # January alone would cover only half of the link event
 
 
 def test_cursor_round_trip_and_lost_run_counts_as_failed():

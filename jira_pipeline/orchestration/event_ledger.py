@@ -4,12 +4,15 @@ events, and which events wait to be retried after a failed run.
 Rules it enforces: an event is archived only once every run covering it has succeeded; an
 event of a failed run is requested again after a backoff that doubles up to a cap (it is
 never dropped); a month has at most one run in flight, so events that arrive meanwhile are
-batched into the next one instead of queueing a run per tick."""
+batched into the next one instead of queueing a run per tick; and a month in the middle of a
+burst (a bulk edit, an automation rule, an import) waits, briefly and boundedly, for the
+burst to end, so it costs one run rather than one for its first seconds and another for
+the rest. A lone event is never held."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,6 +26,15 @@ RETRY_BASE_SECONDS = 10.0
 RETRY_CAP_SECONDS = 600.0
 # A requested run the instance never shows (tick lost after the cursor moved) counts as failed.
 MISSING_RUN_GRACE_SECONDS = 300.0
+# A burst: at least BURST_MIN_EVENTS events received in the last BURST_QUIET_SECONDS. Then a
+# month whose newest event is that recent waits (it is part of the burst), but never once
+# its oldest event has waited BURST_MAX_HOLD_SECONDS. (Each run costs seconds of CPU before
+# any work: start-up, event log; a run started mid-burst is stale at once and its month
+# needs a second run.) Counted over the whole inbox, so a burst's first second, a few
+# events per month, is recognised too.
+BURST_MIN_EVENTS = 10
+BURST_QUIET_SECONDS = 2.0
+BURST_MAX_HOLD_SECONDS = 10.0
 
 
 def retry_delay(failures: int) -> float:
@@ -136,15 +148,36 @@ class EventLedger:
             self.retries.pop(event_id, None)
 
 
+def months_mid_burst(
+    batches: Mapping[str, MonthBatch], received_at: Mapping[str, float], now: float
+) -> set[str]:
+    """The months that wait for a burst to end (see ``BURST_*``)."""
+    times = {e: received_at[e] for b in batches.values() for e in b.event_ids if e in received_at}
+    if sum(now - t < BURST_QUIET_SECONDS for t in times.values()) < BURST_MIN_EVENTS:
+        return set()
+    waiting = set()
+    for month, batch in batches.items():
+        month_times = [times[e] for e in batch.event_ids if e in times]
+        if (
+            month_times
+            and now - max(month_times) < BURST_QUIET_SECONDS
+            and now - min(month_times) < BURST_MAX_HOLD_SECONDS
+        ):
+            waiting.add(month)
+    return waiting
+
+
 def plan_tick(
     ledger: EventLedger,
     pending_event_ids: Iterable[str],
     now: float,
     outcome_of: Callable[[str], RunOutcome],
     plan_events: Callable[[list[str]], EventPlan],
+    received_at: Mapping[str, float] | None = None,
 ) -> TickPlan:
     """One sensor tick: settle the runs in flight, then request one run per idle month for
-    the eligible pending events. ``plan_events`` places event ids in months."""
+    the eligible pending events. ``plan_events`` places event ids in months;
+    ``received_at`` (event id → epoch seconds) lets a month mid-burst wait for its end."""
     tick = TickPlan()
     for run_key in list(ledger.inflight):
         outcome = outcome_of(run_key)
@@ -166,14 +199,14 @@ def plan_tick(
     plan = plan_events(eligible)
     tick.archive_event_ids += plan.no_op_event_ids
     ledger.forget(plan.no_op_event_ids)
-    busy = ledger.busy_months()
-    # An event touching a busy month waits whole: it must not be archived after covering
+    waiting = ledger.busy_months() | months_mid_burst(plan.batches, received_at or {}, now)
+    # An event touching a waiting month waits whole: it must not be archived after covering
     # only its other month. (Its keys may still ride along in the idle month: harmless.)
-    held = {e for month in busy if month in plan.batches for e in plan.batches[month].event_ids}
+    held = {e for month in waiting if month in plan.batches for e in plan.batches[month].event_ids}
     for month, batch in sorted(plan.batches.items()):
         event_ids = tuple(e for e in batch.event_ids if e not in held)
-        if month in busy or not event_ids:
-            continue  # the month's run in flight finishes first; these events go next time
+        if month in waiting or not event_ids:
+            continue  # the month's run in flight (or its burst) ends first; these go next time
         batch = MonthBatch(batch.month, batch.issue_keys, event_ids)
         run_key = ledger.run_key(batch)
         ledger.record_requested(run_key, batch, now)
