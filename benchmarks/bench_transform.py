@@ -34,7 +34,7 @@ from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.upsert import upsert_issues
 
 BATCH_ISSUES = 20_000
-REPEATS = 2  # each timing is the best of this many runs (the host is shared and noisy)
+REPEATS = 3  # each timing is the best of this many runs (the host is shared and noisy)
 RSS_ISSUES = 100_000
 MONTH_ISSUES = 2_000
 UPSERT_SAMPLES = 25

@@ -67,7 +67,8 @@ class _Writer:
 
     def text(self, text: str) -> None:
         if text:
-            self._flush()
+            if self.pending:
+                self._flush()
             self.parts.append(text)
             self.line_start = False
 

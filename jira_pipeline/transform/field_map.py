@@ -53,7 +53,7 @@ class SlaSpec:
     field: str | None
     custom_type: str | None
 
-    @property
+    @functools.cached_property
     def columns(self) -> tuple[str, ...]:
         return tuple(f"{self.prefix}_{part}" for part in SLA_PARTS)
 

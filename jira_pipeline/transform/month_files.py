@@ -153,8 +153,10 @@ def _merge(name: str, old: pa.Table | None, added: pa.Table | None,
         if added is not None and previous.equals(added):
             return old
         kept = old.filter(pc.invert(replaced))
-    parts = [t for t in (kept, added) if t is not None and t.num_rows]
-    return sort_rows(pa.concat_tables(parts), name) if parts else None
+    if kept is None or not kept.num_rows:
+        return added  # sorted above (a whole month in a rebuild: spare a second sort)
+    parts = [t for t in (kept, added) if t is not None]
+    return sort_rows(pa.concat_tables(parts), name)
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:

@@ -5,19 +5,26 @@ fatal: one bad issue must not stop a month."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.paths import DataRoot
-from jira_pipeline.transform.month_index import MonthIndex, RawEntry
-from jira_pipeline.transform.rows import RawIssue, issue_month
+from jira_pipeline.transform.rows import RawIssue, created_month, issue_month
+
+if TYPE_CHECKING:  # a rebuild's worker processes read raw files but never the index
+    from jira_pipeline.transform.month_index import MonthIndex, RawEntry
+
+# How raw_months maps file_month over paths: the builtin ``map``, or a process pool's.
+FileMapper = Callable[[Callable[[str], tuple[str | None, bool]], list[str]],
+                      Iterable[tuple[str | None, bool]]]
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +63,17 @@ def read_raw_issue(root: DataRoot, key: str, *,
     ``O_NOFOLLOW`` and symlinked attachment folders are ignored. A bulk caller passes
     ``attachment_dirs`` (see :func:`attachment_dirs`) to skip folders that do not exist."""
     require_issue_key(key)
-    path = root.issues_dir / f"{key}.json"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(f"{_issues_dir(root)}/{key}.json", os.O_RDONLY | os.O_NOFOLLOW)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:  # ELOOP: a symlink where an issue file should be
         raise UnreadableRawIssue(f"cannot open raw file: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        stat = os.fstat(handle.fileno())
-        content = handle.read()
+    try:
+        stat = os.fstat(fd)
+        content = _read_all(fd, stat.st_size)
+    finally:
+        os.close(fd)
     data = parse_issue_bytes(content)
     files: tuple[str, ...] = ()
     if attachment_dirs is None or key in attachment_dirs:
@@ -79,6 +87,32 @@ def read_raw_issue(root: DataRoot, key: str, *,
         attachment_files=files,
         attachments_dir=f"raw/jira/attachments/{key}",
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _issues_dir(root: DataRoot) -> str:
+    """``root.issues_dir`` as text, built once (pathlib joins cost more per file than
+    the rest of opening it)."""
+    return os.fspath(root.issues_dir)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file behind ``fd`` without a buffered file object: one ``read`` of its
+    known ``size``, then until end of file (in case it grew meanwhile)."""
+    parts = [os.read(fd, size + 1)]
+    while parts[-1]:
+        parts.append(os.read(fd, 1 << 16))
+    return parts[0] if len(parts) == 2 else b"".join(parts)
+
+
+def _read_head(path: str) -> bytes:
+    """The first ``_HINT_BYTES`` of a file (plain system calls: a Python file object
+    costs as much as the read, and a cold rebuild reads every raw file's head)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        return os.read(fd, _HINT_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _attachment_files(folder: Path) -> tuple[str, ...]:
@@ -111,19 +145,20 @@ def month_hint(head: bytes, path: str) -> str | None:
         value_end = head.find(b'"', value_start, value_start + 48)
         if value_end > value_start:
             with contextlib.suppress(ValueError, UnicodeDecodeError, OverflowError):
-                return month_of(head[value_start:value_end].decode())
+                return created_month(head[value_start:value_end].decode())
         start = head.find(_CREATED_AT_DEPTH_2, value_start)
     with open(path, "rb") as handle:
         return issue_month(parse_issue_bytes(handle.read()))
 
 
-def raw_months(root: DataRoot, index: MonthIndex) -> dict[str, str | None]:
+def raw_months(root: DataRoot, index: MonthIndex, *,
+               map_files: FileMapper = map) -> dict[str, str | None]:
     """Month (a :func:`month_hint`) of every raw issue file (``None``: unplaceable or
     unreadable), from the index's cache where the file's mtime and size are unchanged;
-    the cache is refreshed."""
+    the cache is refreshed. The other files' heads are read through ``map_files`` (a
+    rebuild passes its worker pool's ``map``: a cold store has 20,000 heads to read)."""
     cached = index.raw_entries()
-    current: dict[str, RawEntry] = {}
-    changed: dict[str, RawEntry] = {}
+    found: list[tuple[str, RawEntry | None, str, int, int]] = []  # key, cached, path, stat
     entries = os.scandir(root.issues_dir) if root.issues_dir.is_dir() else ()
     for entry in entries:
         key = entry.name[:-5] if entry.name.endswith(".json") else ""
@@ -134,19 +169,31 @@ def raw_months(root: DataRoot, index: MonthIndex) -> dict[str, str | None]:
         except FileNotFoundError:
             continue
         known = cached.get(key)
-        if known is not None and known[1:] == (stat.st_mtime_ns, stat.st_size):
-            current[key] = known
-            continue
-        try:
-            with open(entry.path, "rb") as handle:
-                month = month_hint(handle.read(_HINT_BYTES), entry.path)
-        except (OSError, UnreadableRawIssue):
-            log.warning("raw issue %s is not readable; skipped", key)
-            month = None
-        current[key] = changed[key] = (month, stat.st_mtime_ns, stat.st_size)
+        if known is not None and known[1:] != (stat.st_mtime_ns, stat.st_size):
+            known = None
+        found.append((key, known, entry.path, stat.st_mtime_ns, stat.st_size))
+    hints = iter(map_files(file_month, [path for _, known, path, _, _ in found if known is None]))
+    current: dict[str, RawEntry] = {}
+    changed: dict[str, RawEntry] = {}
+    for key, known, _, mtime_ns, size in found:
+        if known is None:
+            month, readable = next(hints)
+            if not readable:
+                log.warning("raw issue %s is not readable; skipped", key)
+            known = changed[key] = (month, mtime_ns, size)
+        current[key] = known
     if changed:
         index.put_raw(changed)
     gone = cached.keys() - current.keys()
     if gone:
         index.drop_raw(gone)
     return {key: entry[0] for key, entry in current.items()}
+
+
+def file_month(path: str) -> tuple[str | None, bool]:
+    """(:func:`month_hint` of the raw file at ``path``, whether it was readable); a
+    module-level function, so worker processes can run it."""
+    try:
+        return month_hint(_read_head(path), path), True
+    except (OSError, UnreadableRawIssue):
+        return None, False

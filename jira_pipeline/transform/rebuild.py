@@ -3,48 +3,36 @@
 The raw files are first grouped by month (cached per file by mtime and size in the month
 index; a cold file costs a byte scan for ``fields.created``, not a parse), then each month
 is built and written on its own, so memory is bounded by the largest months whatever the
-store's size. Months are independent, so large rebuilds build them in worker processes. Rows come from the same functions as the incremental upsert and files are
-sorted by primary key, so both paths give identical tables."""
+store's size. Months are independent, so large rebuilds build them in worker processes
+(started first, so their start-up overlaps the grouping) while this process writes the
+files and keeps the month index. Rows come from the same functions as the incremental
+upsert and files are sorted by primary key, so both paths give identical tables."""
 
 from __future__ import annotations
 
 import contextlib
-import gc
+import functools
 import multiprocessing
 import os
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 from tqdm import tqdm
 
 from jira_pipeline.storage.locks import month_lock
 from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields
+from jira_pipeline.transform.month_build import BuiltMonth, build_month, warm_up, without_cyclic_gc
 from jira_pipeline.transform.month_files import MonthResult, months_in, write_month
 from jira_pipeline.transform.month_index import MonthIndex
-from jira_pipeline.transform.raw_source import (
-    UnreadableRawIssue,
-    attachment_dirs,
-    raw_months,
-    read_raw_issue,
-)
-from jira_pipeline.transform.rows import (
-    add_issue_rows,
-    empty_rows,
-    is_deleted,
-    issue_month,
-    to_tables,
-)
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.raw_source import raw_months
 from jira_pipeline.transform.upsert import UpsertSummary, apply_issues, resolve_site_fields
 
-CHUNK_ISSUES = 500  # issues turned into Arrow at a time: bounds the Python row objects
 PARALLEL_FROM_ISSUES = 5_000  # below this, starting worker processes costs more than it saves
 
 
@@ -71,76 +59,26 @@ def rebuild_all(
     """Rebuild every month file from the raw store, month by month. ``workers`` processes
     build months in parallel (default: one per CPU, at most 4, and one for small stores);
     this process writes them in month order, holding at most ``workers + 1`` built months."""
-    with _without_cyclic_gc():
-        started = time.perf_counter()
+    with without_cyclic_gc():
+        began = time.perf_counter()
         summary = RebuildSummary()
         _rebuild_months(root, summary, progress=progress, workers=workers)
         if dist_dir is not None:
             sync_dist(root, dist_dir)
-        summary.seconds = time.perf_counter() - started
+        summary.seconds = time.perf_counter() - began
         return summary
-
-
-@dataclass
-class BuiltMonth:
-    """One month built from the raw store, ready to be written."""
-
-    tables: dict[str, pa.Table]
-    placed: set[str] = field(default_factory=set)  # issues whose rows are in ``tables``
-    misplaced: list[str] = field(default_factory=list)  # created changed since grouping
-    skipped: list[str] = field(default_factory=list)  # unreadable raw files
-
-
-def build_month(root: DataRoot, month: str, keys: list[str],
-                resolved: ResolvedFields | None) -> BuiltMonth:
-    """Arrow tables of ``month`` from the raw issues ``keys``, ``CHUNK_ISSUES`` at a time
-    (a module-level function: worker processes run it)."""
-    with _without_cyclic_gc():
-        chunks: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
-        built = BuiltMonth(tables={})
-        folders = attachment_dirs(root)
-        for start in range(0, len(keys), CHUNK_ISSUES):
-            rows = empty_rows()
-            for key in keys[start:start + CHUNK_ISSUES]:
-                try:
-                    issue = read_raw_issue(root, key, attachment_dirs=folders)
-                except UnreadableRawIssue:
-                    built.skipped.append(key)
-                    continue
-                if issue is None or is_deleted(issue.data):
-                    continue
-                if issue_month(issue.data) != month:
-                    built.misplaced.append(key)
-                    continue
-                add_issue_rows(rows, issue, resolved)
-                built.placed.add(key)
-            for name, table in to_tables(rows).items():
-                chunks[name].append(table)
-        built.tables = {name: pa.concat_tables(parts) if parts else SCHEMAS[name].empty_table()
-                        for name, parts in chunks.items()}
-        return built
-
-
-@contextlib.contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Rows are acyclic dicts freed by reference counting; the cyclic collector would
-    only rescan the growing month's objects again and again (about 15% of the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
                     workers: int | None) -> None:
     resolved = resolve_site_fields(root)
     misplaced: list[str] = []
-    with MonthIndex(root) as index:
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if _raw_file_count(root) >= PARALLEL_FROM_ISSUES else 1
+    with _worker_pool(workers) as pool, MonthIndex(root) as index:
         by_month: dict[str, list[str]] = defaultdict(list)
-        for key, month in raw_months(root, index).items():
+        map_files = map if pool is None else functools.partial(pool.map, chunksize=500)
+        for key, month in raw_months(root, index, map_files=map_files).items():
             if month is None:
                 summary.issues_skipped.append(key)
             else:
@@ -149,10 +87,8 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
         jobs = [(m, sorted(by_month.get(m, ()))) for m in
                 sorted(set(by_month) | index.months() | on_disk)]
         total = sum(len(keys) for _, keys in jobs)
-        if workers is None:
-            workers = min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM_ISSUES else 1
         with tqdm(total=total, unit="issue", disable=not progress, desc="transform") as bar:
-            for month, keys, built in _built_months(root, jobs, resolved, workers):
+            for month, keys, built in _built_months(root, jobs, resolved, pool, workers):
                 with month_lock(root, month):
                     index.add_to_month(month, built.placed)
                     indexed = index.keys_in_month(month)
@@ -169,30 +105,50 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
         summary.issues_written += moved.issues_written
 
 
+def _raw_file_count(root: DataRoot) -> int:
+    try:
+        with os.scandir(root.issues_dir) as entries:
+            return sum(1 for _ in entries)
+    except FileNotFoundError:
+        return 0
+
+
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` spawned processes (no fork: the caller may run threads), or ``None``
+    for one. They are started at once: their interpreters start up and import the
+    transform while this process groups the raw files by month."""
+    if workers <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in range(workers):  # one process is spawned per task while none is idle
+            pool.submit(warm_up)
+        yield pool
+
+
 def _built_months(
     root: DataRoot, jobs: list[tuple[str, list[str]]], resolved: ResolvedFields | None,
-    workers: int,
+    pool: ProcessPoolExecutor | None, workers: int,
 ) -> Iterator[tuple[str, list[str], BuiltMonth]]:
-    """``build_month`` for every job, in job order; in ``workers`` spawned processes (no
-    fork: the caller may run threads) with a bounded window of months in flight."""
-    if workers <= 1:
+    """``build_month`` for every job, in job order: here, or in the ``workers`` processes
+    of ``pool`` with a bounded window of months in flight."""
+    if pool is None:
         for month, keys in jobs:
             yield month, keys, build_month(root, month, keys, resolved)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        waiting = iter(jobs)
-        in_flight: deque[tuple[str, list[str], Future[BuiltMonth]]] = deque()
+    waiting = iter(jobs)
+    in_flight: deque[tuple[str, list[str], Future[BuiltMonth]]] = deque()
 
-        def submit_next() -> None:
-            job = next(waiting, None)
-            if job is not None:
-                in_flight.append((*job, pool.submit(build_month, root, *job, resolved)))
+    def submit_next() -> None:
+        job = next(waiting, None)
+        if job is not None:
+            in_flight.append((*job, pool.submit(build_month, root, *job, resolved)))
 
-        for _ in range(workers + 1):
-            submit_next()
-        while in_flight:
-            month, keys, future = in_flight.popleft()
-            built = future.result()
-            submit_next()
-            yield month, keys, built
+    for _ in range(workers + 1):
+        submit_next()
+    while in_flight:
+        month, keys, future = in_flight.popleft()
+        built = future.result()
+        submit_next()
+        yield month, keys, built

@@ -31,7 +31,7 @@ def as_list(value: Any) -> list:
 
 def text(value: Any) -> str | None:
     """A scalar as text: strings as they are, numbers printed, anything else ``None``."""
-    if isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
