@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 import uuid
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class FakeClock:
     """The sensor's clock; each tick jumps past any retry backoff."""
 
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = time.time()  # events carry real receipt times
 
     def __call__(self) -> float:
         return self.now

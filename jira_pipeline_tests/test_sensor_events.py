@@ -252,6 +252,14 @@ def test_endless_burst_is_held_no_longer_than_the_cap():
     assert len(batch.event_ids) == 51  # still pouring in, but the oldest waited long enough
 
 
+def test_receipt_times_ahead_of_the_sensor_clock_never_hold_a_month():
+    """A receiver host whose clock runs ahead: its events look younger than they are."""
+    january = [event(f"j{n:02}", "SUP-1") for n in range(BURST_MIN_EVENTS * 2)]
+    ahead = {e.event_id: 1_000.0 + n * 0.1 for n, e in enumerate(january)}
+    ((_, batch),) = tick(EventLedger(), january, 100.0, received_at=ahead).run_requests
+    assert len(batch.event_ids) == BURST_MIN_EVENTS * 2
+
+
 def test_event_in_a_month_mid_burst_waits_whole():
     months = {"SUP-1": "2024-01", "SUP-3": "2024-02"}
     burst = [event(f"b{n:02}", "SUP-3") for n in range(BURST_MIN_EVENTS)]

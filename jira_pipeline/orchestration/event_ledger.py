@@ -151,8 +151,11 @@ class EventLedger:
 def months_mid_burst(
     batches: Mapping[str, MonthBatch], received_at: Mapping[str, float], now: float
 ) -> set[str]:
-    """The months that wait for a burst to end (see ``BURST_*``)."""
-    times = {e: received_at[e] for b in batches.values() for e in b.event_ids if e in received_at}
+    """The months that wait for a burst to end (see ``BURST_*``). Receipt times ahead of
+    ``now`` (the receiver's clock runs ahead of the daemon's, on another host) are not
+    trusted to hold anything: skew must never hold a month for good."""
+    times = {e: received_at[e] for b in batches.values() for e in b.event_ids
+             if received_at.get(e, now + 1) <= now}
     if sum(now - t < BURST_QUIET_SECONDS for t in times.values()) < BURST_MIN_EVENTS:
         return set()
     waiting = set()
