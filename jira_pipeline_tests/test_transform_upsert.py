@@ -4,6 +4,7 @@ are not rewritten, an interrupted write keeps the previous file, a lost index re
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform import month_files
+from jira_pipeline.transform import upsert as upsert_module
 from jira_pipeline.transform.month_index import index_path
 from jira_pipeline.transform.rebuild import rebuild_all, rebuild_month
 from jira_pipeline.transform.schemas import SCHEMAS
@@ -224,3 +226,31 @@ def test_month_hints_never_misfile_an_issue(root: DataRoot):
     assert months_of(root) == ["2024-02", "2024-03"]
     assert keys_in(root, "2024-02") == ["SUP-1"] and keys_in(root, "2024-03") == ["SUP-2"]
     assert rebuild_month(root, "2024-03").rows["issues"] == 1
+
+
+def test_a_newer_raw_version_upserted_meanwhile_is_never_overwritten(
+    root: DataRoot, monkeypatch
+):
+    """Writer A reads version 1 and builds its rows outside the month lock; writer B saves
+    version 2 and upserts it before A's write lands. A sees the raw file changed and applies
+    it again: the tables end at version 2, as a rebuild would."""
+    write_raw(root, variant("SUP-1", "2024-03-05T10:00:00.000+0000", summary="v1"))
+    upsert_issues(root, ["SUP-1"])
+    write_raw(root, variant("SUP-1", "2024-03-05T10:00:00.000+0000", summary="v2 of A"))
+    real_lock = upsert_module.month_lock
+    raced = []
+
+    @contextlib.contextmanager
+    def lock_after_writer_b(data_root, month):
+        if not raced:  # writer B runs between A's read and A's write
+            raced.append(month)
+            write_raw(root, variant("SUP-1", "2024-03-05T10:00:00.000+0000", summary="B's v3"))
+            upsert_issues(root, ["SUP-1"])
+            assert read_table(root, "issues").column("summary").to_pylist() == ["B's v3"]
+        with real_lock(data_root, month):
+            yield
+
+    monkeypatch.setattr(upsert_module, "month_lock", lock_after_writer_b)
+    summary = upsert_issues(root, ["SUP-1"])
+    assert raced == ["2024-03"] and summary.issues_written == 1
+    assert read_table(root, "issues").column("summary").to_pylist() == ["B's v3"]

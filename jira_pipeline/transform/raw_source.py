@@ -86,7 +86,18 @@ def read_raw_issue(root: DataRoot, key: str, *,
         size=stat.st_size,
         attachment_files=files,
         attachments_dir=f"raw/jira/attachments/{key}",
+        inode=stat.st_ino,
     )
+
+
+def raw_version(root: DataRoot, key: str) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of the raw file ``key`` now (``None``: no file): every save
+    replaces the file, so a new version has a new inode even within one mtime tick."""
+    try:
+        stat = os.stat(os.path.join(_issues_dir(root), f"{key}.json"), follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=16)

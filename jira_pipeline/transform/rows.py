@@ -46,6 +46,11 @@ class RawIssue:
     size: int
     attachment_files: tuple[str, ...] = ()  # names in raw/jira/attachments/KEY/
     attachments_dir: str = ""  # that folder, relative to the data root
+    inode: int = 0  # with mtime and size: which version of the file was read
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        return (self.inode, self.mtime_ns, self.size)
 
     @property
     def modified_at(self) -> datetime:

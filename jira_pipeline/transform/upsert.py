@@ -20,7 +20,7 @@ from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields, resolve
 from jira_pipeline.transform.month_files import MonthResult, write_month
 from jira_pipeline.transform.month_index import MonthIndex, RawEntry
-from jira_pipeline.transform.raw_source import UnreadableRawIssue, read_raw_issue
+from jira_pipeline.transform.raw_source import UnreadableRawIssue, raw_version, read_raw_issue
 from jira_pipeline.transform.rows import (
     Rows,
     add_issue_rows,
@@ -55,6 +55,10 @@ def _resolved(root: DataRoot, mtime_ns: int, size: int) -> ResolvedFields | None
     return resolve(field_list) if field_list else None
 
 
+# Re-applies of issues whose raw file changed while they were being written, at most
+REAPPLY_ROUNDS = 3
+
+
 def upsert_issues(
     root: DataRoot, keys: Iterable[str], *, dist_dir: Path | None = None
 ) -> UpsertSummary:
@@ -72,12 +76,36 @@ def apply_issues(
     """Upsert ``keys``; the files of ``replace_months`` are rewritten from ``keys`` alone
     (every other row in them is dropped): the month-wide rebuild."""
     summary = UpsertSummary()
+    keys = sorted({require_issue_key(k) for k in keys})
+    versions = _apply_once(root, keys, summary, replace_months)
+    written, removed = summary.issues_written, summary.issues_removed
+    for _ in range(REAPPLY_ROUNDS):
+        # Rows are built outside the month locks: a writer that saved a newer raw file
+        # after our read may have upserted it before our write landed. Its version is
+        # applied again, so the tables never keep the older one.
+        changed = [k for k, version in versions.items() if raw_version(root, k) != version]
+        if not changed:
+            break
+        versions = _apply_once(root, changed, summary, frozenset())
+    summary.issues_written, summary.issues_removed = written, removed  # first pass counts
+    summary.issues_skipped = sorted(set(summary.issues_skipped))
+    if dist_dir is not None:
+        sync_dist(root, dist_dir, months=summary.months)
+    return summary
+
+
+def _apply_once(
+    root: DataRoot, keys: list[str], summary: UpsertSummary, replace_months: frozenset[str]
+) -> dict[str, tuple[int, int, int] | None]:
+    """One read-and-write pass of :func:`apply_issues`; returns the raw version read of
+    every key (``None``: no file)."""
     resolved = resolve_site_fields(root)
     rows_by_month: dict[str, Rows] = {}
     placed: dict[str, str] = {}
     raw_seen: dict[str, RawEntry] = {}
+    versions: dict[str, tuple[int, int, int] | None] = {}
     missing: list[str] = []
-    for key in sorted({require_issue_key(k) for k in keys}):
+    for key in keys:
         try:
             issue = read_raw_issue(root, key)
         except UnreadableRawIssue:
@@ -85,7 +113,9 @@ def apply_issues(
             continue
         if issue is None:
             missing.append(key)
+            versions[key] = None
             continue
+        versions[key] = issue.version
         month = issue_month(issue.data)
         raw_seen[key] = (month, issue.mtime_ns, issue.size)
         if is_deleted(issue.data):
@@ -117,6 +147,4 @@ def apply_issues(
                 index.remove_from_month(month, indexed - incoming)
     summary.issues_written = len(placed)
     summary.issues_removed = sum(1 for k in touched if k not in placed and old.get(k))
-    if dist_dir is not None:
-        sync_dist(root, dist_dir, months=summary.months)
-    return summary
+    return versions
