@@ -155,7 +155,7 @@ def months_mid_burst(
     ``now`` (the receiver's clock runs ahead of the daemon's, on another host) are not
     trusted to hold anything: skew must never hold a month for good."""
     times = {e: received_at[e] for b in batches.values() for e in b.event_ids
-             if received_at.get(e, now + 1) <= now}
+             if e in received_at and received_at[e] <= now}
     if sum(now - t < BURST_QUIET_SECONDS for t in times.values()) < BURST_MIN_EVENTS:
         return set()
     waiting = set()

@@ -103,9 +103,14 @@ def _links(issue: dict | None) -> list[dict]:
     return [link for link in links if isinstance(link, dict)]
 
 
+def _other_end(link: dict) -> dict:
+    """The linked issue as a link shows it (``inwardIssue`` or ``outwardIssue``)."""
+    other = link.get("inwardIssue") or link.get("outwardIssue")
+    return other if isinstance(other, dict) else {}
+
+
 def _linked_key(link: dict) -> str | None:
-    other = link.get("inwardIssue") or link.get("outwardIssue") or {}
-    key = other.get("key") if isinstance(other, dict) else None
+    key = _other_end(link).get("key")
     return key if is_valid_issue_key(key) else None
 
 
@@ -127,10 +132,7 @@ def _shows_current(partner_key: str, partner: dict, key: str, issue: dict) -> bo
     if is_tombstone(issue) or partner_key not in _partners(issue):
         return not towards
     mine = _shown(issue.get("fields"))
-    return bool(towards) and all(
-        _shown((link.get("inwardIssue") or link.get("outwardIssue") or {}).get("fields")) == mine
-        for link in towards
-    )
+    return bool(towards) and all(_shown(_other_end(link).get("fields")) == mine for link in towards)
 
 
 def link_partners(root: DataRoot, keys: Iterable[str]) -> dict[str, set[str]]:
