@@ -4,6 +4,7 @@ would cost more than the work."""
 
 from collections.abc import Iterable, Iterator
 from contextlib import closing
+from typing import Any
 
 from dagster import (
     AssetMaterialization,
@@ -72,6 +73,20 @@ def _fail_on(failed: dict[str, str], what: str) -> None:
         raise Failure(f"{what}: {len(failed)} failure(s)\n{describe_failures(failed)}")
 
 
+def _upsert_and_report(
+    context: OpExecutionContext, data: DataRootResource, summary: Any, keys: list[str],
+    source: str, what: str,
+) -> Iterator[AssetMaterialization | Output]:
+    """The tail of a maintenance op: log its summary, upsert ``keys``, record the rewritten
+    months on the table assets, then fail on per-issue failures (after writing the rest)."""
+    for line in summary.lines():
+        context.log.info(line)
+    report = upsert_changed(data.root(), keys, dist_dir=data.dist())
+    yield from _table_materializations(report, source)
+    _fail_on(summary.failed, what)
+    yield Output(len(keys))
+
+
 @op(description="poll_sla for open SLA-bearing issues, then upsert the months they live in.")
 def poll_sla_and_upsert(
     context: OpExecutionContext,
@@ -82,12 +97,8 @@ def poll_sla_and_upsert(
     root = data.root()
     with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         summary = poll_sla(client, sla_client, root)
-    for line in summary.lines():
-        context.log.info(line)
-    report = upsert_changed(root, summary.changed_keys, dist_dir=data.dist())
-    yield from _table_materializations(report, "jira_sla_poll")
-    _fail_on(summary.failed, "SLA polling")
-    yield Output(len(summary.changed_keys))
+    yield from _upsert_and_report(context, data, summary, summary.changed_keys, "jira_sla_poll",
+                                  "SLA polling")
 
 
 @op(description="Refetch issues Jira changed since the watermark (minus an overlap); upsert.")
@@ -100,12 +111,8 @@ def reconcile_and_upsert(
     root = data.root()
     with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         summary = reconcile(client, sla_client, root, scope_jql=data.jql)
-    for line in summary.lines():
-        context.log.info(line)
-    report = upsert_changed(root, summary.fetched + summary.deleted, dist_dir=data.dist())
-    yield from _table_materializations(report, "jira_reconcile")
-    _fail_on(summary.failed, "reconcile")
-    yield Output(len(summary.fetched) + len(summary.deleted))
+    yield from _upsert_and_report(context, data, summary, summary.fetched + summary.deleted,
+                                  "jira_reconcile", "reconcile")
 
 
 @op(description="Tombstone stored issues that Jira's search lacks and a direct GET says 404.")
