@@ -63,3 +63,40 @@ def test_symlink_loop_stays_inside_and_cannot_be_written(tmp_path: Path) -> None
     assert looped.parent == root.resolve()
     with pytest.raises(OSError):
         looped.write_bytes(b"x")
+
+
+def test_root_reached_through_a_symlink_follows_it_when_it_is_repointed(tmp_path: Path) -> None:
+    """The resolved root is remembered for speed, but only while the root still leads to the
+    same directory: re-pointing a symlinked data root takes effect on the next call."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    root = tmp_path / "data"
+    os.symlink(first, root)
+    assert safe_join_under(root, "a.json") == first.resolve() / "a.json"
+    assert safe_join_under(root, "a.json") == first.resolve() / "a.json"  # remembered
+    os.remove(root)
+    os.symlink(second, root)
+    assert safe_join_under(root, "a.json") == second.resolve() / "a.json"
+
+
+def test_a_name_that_becomes_a_symlink_out_is_refused_after_earlier_calls(
+    tmp_path: Path,
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    assert safe_join_under(root, "event.json") == root.resolve() / "event.json"
+    os.symlink(outside / "event.json", root / "event.json")
+    with pytest.raises(UnsafePathError):
+        safe_join_under(root, "event.json")
+    os.symlink(outside, root / "dir")
+    with pytest.raises(UnsafePathError):
+        safe_join_under(root, "dir", "event.json")
+
+
+def test_a_root_that_does_not_exist_yet_is_joined_without_error(tmp_path: Path) -> None:
+    root = tmp_path / "later" / "root"
+    assert safe_join_under(root, "a.json") == tmp_path.resolve() / "later" / "root" / "a.json"
+    root.mkdir(parents=True)
+    assert safe_join_under(root, "a.json") == root.resolve() / "a.json"

@@ -145,16 +145,16 @@ def test_a_delivery_that_fails_after_claiming_hands_the_identifier_to_its_retry(
     store, delivery = DeliveryStore(data_root), parse_delivery(BODY)
     headers = {"X-Atlassian-Webhook-Identifier": "unlucky-first"}
     claimed, released = threading.Event(), threading.Event()
-    real_write_audit = DeliveryStore._write_audit
+    real_fsync_dir_shared = atomic.fsync_dir_shared
 
-    def audit_then_fail_once(*args: object) -> None:
+    def inbox_fsync_fails_once(directory: str) -> None:
         if not claimed.is_set():
             claimed.set()
             released.wait(5)  # the retry is now waiting on our marker
             raise OSError(28, "No space left on device")
-        real_write_audit(*args)
+        real_fsync_dir_shared(directory)
 
-    monkeypatch.setattr(DeliveryStore, "_write_audit", staticmethod(audit_then_fail_once))
+    monkeypatch.setattr(atomic, "fsync_dir_shared", inbox_fsync_fails_once)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(store.store, delivery, BODY, headers)
         assert claimed.wait(5)
@@ -190,3 +190,36 @@ def test_no_unnamed_file_survives_a_store(data_root: DataRoot) -> None:
     names = [p.name for p in all_files(data_root.root)]
     assert len(names) == 3 and not [n for n in names if n.startswith(".")]
     assert os.listdir(data_root.inbox_dir) == [json_files(data_root.inbox_dir)[0].name]
+
+
+def test_a_delivery_is_one_file_named_in_the_inbox_the_audit_log_and_the_marker(
+    data_root: DataRoot,
+) -> None:
+    """One inode per delivery: the pending event the sensor reads is the audit copy."""
+    store = DeliveryStore(data_root)
+    stored = store.store(parse_delivery(BODY), BODY, {"X-Atlassian-Webhook-Identifier": "one"})
+    [(queued, event)] = list_pending(data_root)
+    [audit] = json_files(data_root.webhook_events_dir)
+    assert queued.samefile(audit) and queued.samefile(store.marker_path("one"))
+    assert os.stat(queued).st_nlink == 3
+    record = orjson.loads(audit.read_bytes())
+    assert record["event_id"] == event.event_id == stored.event_id
+    assert record["issue_key"] == "SUPPORT-7" and record["duplicate_of"] is None
+    assert record["body"] == orjson.loads(BODY)
+    assert record["headers"] == {"X-Atlassian-Webhook-Identifier": "one"}
+
+
+def test_a_retry_of_a_large_delivery_is_still_a_duplicate(data_root: DataRoot) -> None:
+    """The marker is the whole delivery: a body far past any fixed read size still names
+    its event, so the retry is not queued a second time."""
+    body = orjson.dumps({
+        "webhookEvent": "jira:issue_updated",
+        "issue": {"key": "SUPPORT-8", "fields": {"description": "x" * 300_000}},
+    })
+    store, headers = DeliveryStore(data_root), {"X-Atlassian-Webhook-Identifier": "big"}
+    first = store.store(parse_delivery(body), body, headers)
+    retry = store.store(parse_delivery(body), body, headers)
+    assert retry.duplicate_of == first.event_id
+    assert [e.event_id for _, e in list_pending(data_root)] == [first.event_id]
+    duplicate = [orjson.loads(p.read_bytes()) for p in json_files(data_root.webhook_events_dir)]
+    assert sorted(r["duplicate_of"] or "" for r in duplicate) == ["", first.event_id]

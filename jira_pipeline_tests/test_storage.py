@@ -83,6 +83,20 @@ def test_inbox_round_trip_and_archive(data_root: DataRoot) -> None:
     assert (data_root.inbox_dir / "garbage.json").exists()  # unreadable, never dropped
 
 
+def test_list_pending_reads_only_the_oldest_up_to_its_limit(data_root: DataRoot) -> None:
+    events = [
+        PendingEvent(f"2024010{n}T000000000000Z_e_0", "2024-01-01T00:00:00+00:00", "e",
+                     issue_key=f"SUPPORT-{n}")
+        for n in range(1, 6)
+    ]
+    for event in reversed(events):
+        write_pending(data_root, event)
+    # unreadable and oldest: skipped, and not counted against the limit
+    (data_root.inbox_dir / "20240100T000000000000Z_broken.json").write_bytes(b"{not json")
+    assert [e for _, e in list_pending(data_root, 3)] == events[:3]
+    assert [e for _, e in list_pending(data_root)] == events
+
+
 def test_pending_event_refuses_bad_keys() -> None:
     with pytest.raises(ValueError):
         PendingEvent("x", "t", "e", issue_key="../etc")

@@ -1,33 +1,39 @@
-"""Durable storage of a delivery: the pending event, the dedup marker and the audit copy.
+"""Durable storage of a delivery: one file, which is the audit copy, the pending event and
+the dedup marker at once, under three names.
+
+The file holds the pending event's fields first, then the delivery itself (the headers of
+interest and the verified body), so the sensor reads it as a pending event and an auditor
+reads the whole delivery from the same bytes. One file per delivery instead of three keeps
+a delivery to one inode, one write and one fsync: inode allocation and the syscalls around
+it were most of the receiver's CPU.
 
 Jira only retries what we did not acknowledge, so the order is what makes it safe:
 
-1. The pending event is written in full as a file with no name yet (see
+1. The file is written in full with no name yet (see
    :func:`~jira_pipeline.storage.atomic.new_file`) and ``flock``-ed by this delivery.
 2. The dedup marker (one per ``X-Atlassian-Webhook-Identifier``, hashed to a safe name) is
-   a hard link to that same file, made with ``link``, which fails if the marker exists:
-   claiming the identifier is one atomic step, no separate marker file is created, and the
-   marker's content is the pending event it names. A concurrent duplicate finds the marker,
-   waits on its lock until the first delivery is settled, then sees it queued: audit,
-   answer duplicate.
-3. The audit copy is created, the pending event fsynced, linked into the inbox and the
-   inbox directory fsynced: only then is it acknowledged (202).
+   a hard link to that file, made with ``link``, which fails if the marker exists:
+   claiming the identifier is one atomic step, and the marker's content names the event.
+   A concurrent duplicate finds the marker, waits on its lock until the first delivery is
+   settled, then sees it queued: it writes an audit copy of its own (marked
+   ``duplicate_of``) and is answered duplicate.
+3. The file is linked into the audit log, fsynced, linked into the inbox and the inbox
+   directory fsynced: only then is it acknowledged (202).
 
 A marker counts as "already queued" only while the event it names is in the inbox or its
 archive. So a crash between marker and inbox leaves a marker naming an event that does
 not exist: Jira's retry takes the marker over and is queued (never lost); a crash after
 the inbox link makes the retry a duplicate (never queued twice). An unnamed file never
 outlives a crash (where the filesystem lacks ``O_TMPFILE``, a hidden ``.new.*.tmp`` may,
-which nothing reads). Any write error removes the marker and what this delivery wrote,
-and becomes :class:`StorageUnavailable`.
+which nothing reads). Any write error removes the names this delivery made and becomes
+:class:`StorageUnavailable`.
 
-Only the pending event pays for fsync (its data, then its directory entry; threads that
-link into the inbox at the same moment share one directory fsync), which is what bounds
-latency. The audit copy and the marker survive a process crash or restart through
-the page cache; a power cut may lose the newest of them, which costs a forensic copy or
-one duplicate run, never an event (and on ext4's default data=ordered mode the inbox
-fsync commits them too). Markers written before this layout hold only the event id as
-text; they are read the same way."""
+The data is fsynced before the inbox name exists, and the inbox directory after it (threads
+that link at the same moment share one directory fsync). The audit and marker names survive
+a process crash or restart through the page cache; a power cut may lose the newest of them,
+which costs a forensic name or one duplicate run, never an event (the inbox name still
+holds the whole delivery). Markers written before this layout hold only the event id as
+text, or a pending event without the delivery; they are read the same way."""
 
 from __future__ import annotations
 
@@ -89,26 +95,29 @@ class DeliveryStore:
         event = self._pending(event_id, received, delivery)
         audit = safe_join_under(self._events_dir, event.file_name)
         queued = safe_join_under(self._inbox_dir, event.file_name)
-        marker = None
+        named: list[str] = []  # the names this delivery made, removed again on failure
         try:
-            with new_file(self._inbox_dir, event.to_json(), durable=False) as pending:
+            record = delivery_record(event, kept_headers, body)
+            with new_file(self._inbox_dir, record, durable=False) as file:
                 if identifier:
-                    fcntl.flock(pending.fd, fcntl.LOCK_EX)  # until settled: see module doc
+                    fcntl.flock(file.fd, fcntl.LOCK_EX)  # until settled: see module doc
                     marker = self._marker_file(identifier)
-                    first = self._claim(marker, pending)
+                    first = self._claim(marker, file)
                     if first:
-                        marker = None  # not ours
-                        self._write_audit(audit, event, kept_headers, body, first)
+                        duplicate = delivery_record(event, kept_headers, body, duplicate_of=first)
+                        atomic_create_bytes(audit, duplicate, durable=False)
                         return StoredDelivery(event_id, duplicate_of=first)
+                    named.append(marker)
                 try:
-                    self._write_audit(audit, event, kept_headers, body, None)
-                    os.fsync(pending.fd)  # here, not in new_file: a duplicate never needs it
-                    pending.link_as(queued, durable=True)
+                    file.link_as(audit)
+                    named.append(os.fspath(audit))
+                    os.fsync(file.fd)  # here, not in new_file: a duplicate never needs it
+                    file.link_as(queued, durable=True)
                 except BaseException:
                     # the marker is still locked by us, so no one relies on it yet
-                    for written in [audit] if marker is None else [audit, marker]:
+                    for name in named:
                         with contextlib.suppress(OSError):  # its directory may be the trouble
-                            os.unlink(written)
+                            os.unlink(name)
                     raise
                 return StoredDelivery(event_id)
         except OSError as exc:
@@ -125,25 +134,6 @@ class DeliveryStore:
             created=delivery.created,
             audit_file=f"{self._events_rel}/{event_id}.json",  # the name store() audits under
         )
-
-    @staticmethod
-    def _write_audit(
-        path: Path,
-        event: PendingEvent,
-        headers: dict[str, str],
-        body: bytes,
-        duplicate_of: str | None,
-    ) -> None:
-        """One file per delivery, never replaced. The verified body is embedded byte for
-        byte: it already parsed as a JSON value, so splicing it in keeps the file valid JSON."""
-        meta = orjson.dumps({
-            "event_id": event.event_id,
-            "received_at": event.received_at,
-            "event_type": event.event_type,
-            "duplicate_of": duplicate_of,
-            "headers": headers,
-        })
-        atomic_create_bytes(path, meta[:-1] + b',"body":' + body + b"}", durable=False)
 
     def marker_path(self, identifier: str) -> Path:
         """Where the dedup marker of ``identifier`` lives: hashed, so any header text becomes
@@ -184,7 +174,7 @@ class DeliveryStore:
                 return None
             if (opened.st_dev, opened.st_ino) != (current.st_dev, current.st_ino):
                 return None  # replaced while we waited: look at the new one
-            first = marker_event_id(os.pread(fd, 1 << 16, 0))
+            first = marker_event_id(os.pread(fd, opened.st_size, 0))  # a whole delivery
             if first and is_queued(self.root, first):
                 return first
             os.unlink(marker)  # we hold its lock, so nobody else is deciding about it
@@ -193,8 +183,19 @@ class DeliveryStore:
             os.close(fd)  # releases the lock
 
 
+def delivery_record(
+    event: PendingEvent, headers: dict[str, str], body: bytes, duplicate_of: str | None = None
+) -> bytes:
+    """The one JSON document stored per delivery: the pending event's fields, then
+    ``duplicate_of``, the kept headers and the verified body, embedded byte for byte (it
+    already parsed as a JSON value, so splicing it in keeps the document valid JSON)."""
+    delivery = orjson.dumps({"duplicate_of": duplicate_of, "headers": headers})
+    return b"".join((orjson.dumps(event)[:-1], b",", delivery[1:-1], b',"body":', body, b"}"))
+
+
 def marker_event_id(content: bytes) -> str | None:
-    """The event id a marker names: a pending event (JSON), or the bare id of older markers."""
+    """The event id a marker names: a delivery record or pending event (JSON), or the bare
+    id of older markers."""
     if content.startswith(b"{"):
         with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
             event_id = orjson.loads(content).get("event_id")

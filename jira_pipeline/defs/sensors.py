@@ -111,7 +111,7 @@ def jira_webhook_sensor(
 ) -> SensorResult:
     root = data.root()
     ledger = EventLedger.from_cursor(context.cursor)
-    pending = {event.event_id: event for _, event in list_pending(root)[:MAX_EVENTS_PER_TICK]}
+    pending = {event.event_id: event for _, event in list_pending(root, MAX_EVENTS_PER_TICK)}
     client = None
 
     def plan_events(event_ids: list[str]) -> EventPlan:

@@ -1,7 +1,9 @@
 """Pending webhook events: the hand-off between the receiver and the Dagster sensor.
 
-One small JSON file per accepted delivery in ``raw/jira/inbox/``. The receiver writes
-it atomically and fsynced before answering 202; the sensor reads it; it is moved to
+One JSON file per accepted delivery in ``raw/jira/inbox/``: the pending event's fields
+(below), and, when the receiver wrote it, the delivery itself after them (the same file
+is the delivery's audit copy). The receiver writes it atomically and fsynced before
+answering 202; the sensor reads it; it is moved to
 ``inbox/archive/YYYY-MM-DD/`` only after the run that covered it succeeded."""
 
 from __future__ import annotations
@@ -69,16 +71,25 @@ def write_pending(root: DataRoot, event: PendingEvent) -> Path:
     return atomic_write_bytes(safe_join_under(root.inbox_dir, event.file_name), event.to_json())
 
 
-def list_pending(root: DataRoot) -> list[tuple[Path, PendingEvent]]:
-    """Every readable pending event, oldest first. Unreadable files are skipped, not deleted."""
+def list_pending(root: DataRoot, limit: int | None = None) -> list[tuple[Path, PendingEvent]]:
+    """Every readable pending event (the oldest ``limit`` of them), oldest first. Unreadable
+    files are skipped, not deleted. Only the files returned are read: a receiver's inbox
+    file holds the whole delivery, so a long backlog is not parsed on every sensor tick."""
     if not root.inbox_dir.is_dir():
         return []
+    with os.scandir(root.inbox_dir) as entries:
+        names = sorted(
+            entry.name
+            for entry in entries
+            if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file()
+        )
     events = []
-    for entry in sorted(os.scandir(root.inbox_dir), key=lambda e: e.name):
-        if not entry.is_file() or not entry.name.endswith(".json") or entry.name.startswith("."):
-            continue
+    for name in names:
+        if limit is not None and len(events) >= limit:
+            break
+        path = root.inbox_dir / name
         try:
-            events.append((Path(entry.path), PendingEvent.from_json(Path(entry.path).read_bytes())))
+            events.append((path, PendingEvent.from_json(path.read_bytes())))
         except (OSError, ValueError, TypeError):
             continue
     return events
