@@ -121,12 +121,20 @@ class _Connection:
     package), taken from the same 2 cores the receiver runs on."""
 
     def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.address = (host, port)
+        self.sock = self._connect()
         self.buffer = b""
 
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address, timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
     def exchange(self, request: bytes) -> int:
-        """Send ``request``; return the answer's status code once all of it has arrived."""
+        """Send ``request``; return the answer's status code once all of it has arrived
+        (reconnecting first when the previous answer closed the connection)."""
+        if self.sock is None:
+            self.sock, self.buffer = self._connect(), b""
         self.sock.sendall(request)
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
             self._receive()
@@ -135,6 +143,8 @@ class _Connection:
         while len(self.buffer) < length:
             self._receive()
         self.buffer = self.buffer[length:]
+        if _CONNECTION_CLOSE.search(head):
+            self.close()
         return int(head[9:12])
 
     def _receive(self) -> None:
@@ -144,10 +154,13 @@ class _Connection:
         self.buffer += chunk
 
     def close(self) -> None:
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:\s*(\d+)")
+_CONNECTION_CLOSE = re.compile(rb"(?im)^connection:\s*close")
 
 
 def _request(url: SplitResult, body: bytes, headers: dict[str, str]) -> bytes:
