@@ -23,6 +23,8 @@ Both check that the inbox holds exactly one file per 202. ``python -m benchmarks
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
 import re
 import socket
@@ -49,13 +51,17 @@ CLIENTS = 16
 TARGET_P99_MS = 25.0
 TARGET_RATE = 500.0
 SATURATION_PER_CLIENT = 150
-# Not /tmp: on a shared box every test run creates and deletes thousands of files there.
-# ext4 without a journal (this disk) skips inodes freed in the last seconds to minutes one
-# by one on each allocation (perf: find_inode_bit -> recently_deleted, 36-43% of the
-# server's CPU in two runs), so after mass deletions nearby a file creation cost 400-2,000 us
-# instead of 25-40 us. A receiver's data root is its own directory, where files are
-# created and renamed, hardly ever deleted. BENCH_RECEIVER_DIR picks another parent.
+# Where the data roots go. ext4 without a journal (this disk) skips inodes freed in the
+# last 1-6 minutes one by one on each allocation in their block group (perf:
+# find_inode_bit -> recently_deleted, 35-43 % of the server's CPU in three runs): after a
+# test run or an earlier benchmark deleted thousands of files in the same group, creating
+# a file cost 400-2,000 us instead of 25-40 us, and a paced run that met the target at
+# p99 23 ms showed 3 s in the next minute. A receiver's data root is its own directory
+# (its own volume, in production), where files are created and renamed, hardly ever
+# deleted; so each configuration's root is placed the way ext4 places a top-level
+# directory (see _spread_out) and its creation cost is measured and shown beside it.
 DATA_PARENT = os.environ.get("BENCH_RECEIVER_DIR", "/var/tmp")
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
 
 
 @dataclass
@@ -72,6 +78,7 @@ class Run:
     client_cpu_s: float  # this process (the 16 client threads)
     inbox_files: int
     load_before: float  # 1-minute load average at the start (the box is shared)
+    creation_us: float = float("nan")  # file creation beside the data root (see DATA_PARENT)
 
     @property
     def rate(self) -> float:
@@ -97,7 +104,8 @@ class Run:
             f"{self.inbox_files} | {self.rate:.0f} | {self.pct(0.50):.1f} | {self.pct(0.99):.1f} | "
             f"{max(self.latencies_ms):.1f} | {self.pct(0.5, self.server_ms):.1f} / "
             f"{self.pct(0.99, self.server_ms):.1f} | {self.server_cpu_s * 1000 / per:.2f} | "
-            f"{self.client_cpu_s * 1000 / per:.2f} | {self.load_before:.1f} |"
+            f"{self.client_cpu_s * 1000 / per:.2f} | {self.load_before:.1f} | "
+            f"{self.creation_us:.0f} |"
         )
 
 
@@ -252,19 +260,41 @@ def measure(workers: int, threads: int, paced_seconds: float, data_parent: Path)
     allocations nearby (see ``DATA_PARENT``), which would tax the next configuration."""
     interval = CLIENTS / TARGET_RATE  # each client's gap; clients are staggered within it
     paced_count = int(paced_seconds * TARGET_RATE / CLIENTS)
-    data_root = Path(tempfile.mkdtemp(prefix=f"{workers}x{threads}-", dir=data_parent)) / "data"
-    with running_receiver(data_root, workers=workers, threads=threads) as receiver:
+    home = Path(tempfile.mkdtemp(prefix=f"{workers}x{threads}-", dir=data_parent))
+    creation_us = file_creation_us(home / "probe")  # the block group the root lands in
+    with running_receiver(home / "data", workers=workers, threads=threads) as receiver:
         _clients(receiver, 20, "warmup", None)
-        return [
+        runs = [
             _measure(receiver, f"paced {TARGET_RATE:.0f}/s", workers, threads, paced_count,
                      lambda client, n: (n + client / CLIENTS) * interval),
             _measure(receiver, "saturation", workers, threads, SATURATION_PER_CLIENT, None),
         ]
+    for run in runs:
+        run.creation_us = creation_us
+    return runs
+
+
+def _spread_out(directory: Path) -> bool:
+    """Mark ``directory`` as ext4 marks a top-level one (``chattr +T``): its subdirectories
+    are then spread over block groups with free inodes (the Orlov allocator) instead of
+    packed beside it, out of the groups where other work just deleted files. False where
+    the filesystem has no such flag (the runs still happen, without the spreading)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        flags[0] |= _FS_TOPDIR_FL
+        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def file_creation_us(directory: Path, count: int = 200) -> float:
     """Mean cost of creating an empty file in ``directory``: the disk's state at the time,
-    which the receiver pays twice per delivery (the files stay until the bench ends)."""
+    which the receiver pays once per delivery (the files stay until the bench ends)."""
     directory.mkdir(parents=True)
     began = time.perf_counter()
     for n in range(count):
@@ -280,7 +310,7 @@ def _configs() -> list[tuple[int, int]]:
 def main() -> str:
     seconds = float(os.environ.get("BENCH_RECEIVER_SECONDS", "8"))
     with tempfile.TemporaryDirectory(prefix="bench-receiver-", dir=DATA_PARENT) as tmp:
-        creation_us = file_creation_us(Path(tmp) / "probe")
+        spread = _spread_out(Path(tmp))
         runs = [
             run
             for workers, threads in _configs()
@@ -308,12 +338,13 @@ equal "accepted" (difference over all runs: {lost}).
 Server ms = time inside the app from its per-delivery log line (p50 / p99); CPU ms = CPU
 per accepted delivery of gunicorn (server) and of the 16 client threads (client), which
 share the same 2 cores; load = 1-minute load average at the start (other work on the box
-competes for cores and disk). Data root under `{DATA_PARENT}`; creating a file there took
-{creation_us:.0f} us just before the runs (a quiet disk: 25-40 us; after other work on the
-box deleted many files nearby: 400-2,000 us, see `DATA_PARENT` in the bench).
+competes for cores and disk). Each configuration gets its own data root under
+`{DATA_PARENT}`, {"spread over block groups like a top-level directory" if spread else "not spread (no ext4 top-directory flag here)"}; create us =
+cost of creating a file beside it just before its runs (a quiet block group: 25-40 us; after
+other work deleted many files in it: 400-2,000 us; see `DATA_PARENT` in the bench).
 
-| run | workers x threads | sent | accepted | inbox | accepted/s | p50 ms | p99 ms | max ms | server ms | server CPU ms | client CPU ms | load |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| run | workers x threads | sent | accepted | inbox | accepted/s | p50 ms | p99 ms | max ms | server ms | server CPU ms | client CPU ms | load | create us |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 Target (paced, {paced.workers} x {paced.threads}): p99 {paced.pct(0.99):.1f} ms < {TARGET_P99_MS:.0f} ms
