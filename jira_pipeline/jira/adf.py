@@ -94,21 +94,28 @@ class _Writer:
         push = stack.append
         while stack:
             op, item, indent, in_cell = stack.pop()
-            if op == _TEXT:
+            if op == _NODE:  # most entries: tested first
+                if isinstance(item, dict):
+                    self._node(item, indent, in_cell, push)
+                elif isinstance(item, list):
+                    for child in reversed(item):
+                        push((_NODE, child, indent, in_cell))
+            elif op == _TEXT:
                 self.text(item)
             elif op == _MARKER:
                 self.marker(item)
-            elif op == _BREAK:
+            else:
                 self.block_break(in_cell)
-            elif isinstance(item, dict):
-                self._node(item, indent, in_cell, push)
-            elif isinstance(item, list):
-                for child in reversed(item):
-                    push((_NODE, child, indent, in_cell))
         return "".join(self.parts).strip()
 
     def _node(self, node: dict, indent: str, in_cell: bool, push: Any) -> None:
+        """Write ``node``, or push what it holds. What would run first after this returns
+        (a leading break, title or text) is written here instead of pushed: it comes
+        before anything on the stack either way."""
         kind = _kind(node)
+        if kind in _TEXT_BLOCKS:
+            self._text_block(node.get("content"), indent, in_cell, push)
+            return
         if self._inline(node, kind, in_cell):
             return
         attrs = node.get("attrs")
@@ -117,31 +124,15 @@ class _Writer:
         children = node.get("content")
         if not isinstance(children, list):
             children = ()
-        if kind in _TEXT_BLOCKS:
-            # Inline leaves are written in place; the stack only takes over from the
-            # first child that is not one (rare), so most nodes never touch it.
-            self.block_break(in_cell)
-            for position, child in enumerate(children):
-                if type(child) is dict:
-                    if child.get("type") == "text":  # most children: no dispatch needed
-                        self._text_node(child)
-                        continue
-                    if self._inline(child, _kind(child), in_cell):
-                        continue
-                push((_BREAK, None, indent, in_cell))
-                for rest in reversed(children[position:]):
-                    push((_NODE, rest, indent, in_cell))
-                return
-            self.block_break(in_cell)
-        elif kind in _CARDS and not children:
+        if kind in _CARDS and not children:
             url = _first_str(attrs, "url") or _first_str(_as_dict(attrs.get("data")), "url")
-            push((_BREAK, None, indent, in_cell))
-            push((_TEXT, url or "", indent, in_cell))
-            push((_BREAK, None, indent, in_cell))
+            self.block_break(in_cell)
+            self.text(url or "")
+            self.block_break(in_cell)
         elif kind == "rule":
-            push((_BREAK, None, indent, in_cell))
-            push((_TEXT, "---", indent, in_cell))
-            push((_BREAK, None, indent, in_cell))
+            self.block_break(in_cell)
+            self.text("---")
+            self.block_break(in_cell)
         elif kind in ("bulletList", "orderedList", "taskList"):
             self._list(kind, attrs, children, indent, in_cell, push)
         elif kind == "tableRow":
@@ -150,22 +141,47 @@ class _Writer:
                 push((_NODE, children[position], indent, True))
                 if position:
                     push((_MARKER, _CELL_SEPARATOR, indent, True))
-            push((_BREAK, None, indent, in_cell))
+            self.block_break(in_cell)
         elif kind in _BLOCKS:
             push((_BREAK, None, indent, in_cell))
             for child in reversed(children):
                 push((_NODE, child, indent, in_cell))
+            self.block_break(in_cell)
             title = _first_str(attrs, "title")
             if title and kind in ("expand", "nestedExpand"):
-                push((_BREAK, None, indent, in_cell))
-                push((_TEXT, title, indent, in_cell))
-            push((_BREAK, None, indent, in_cell))
+                self.text(title)
+                self.block_break(in_cell)
         else:  # doc, list items outside lists, table cells, unknown nodes: their text
             for child in reversed(children):
                 push((_NODE, child, indent, in_cell))
             own = node.get("text")
             if isinstance(own, str) and kind != "doc":
-                push((_TEXT, own, indent, in_cell))
+                self.text(own)
+
+    def _text_block(self, children: Any, indent: str, in_cell: bool, push: Any) -> None:
+        """A paragraph or heading. Its inline children are written in place, text nodes
+        (most of any document) without the dispatch of other nodes; the stack only takes
+        over from the first child that is not inline (rare), so most blocks never touch it."""
+        self.block_break(in_cell)
+        if not isinstance(children, list):
+            children = ()
+        for position, child in enumerate(children):
+            if type(child) is dict:
+                kind = child.get("type")
+                if kind == "text":
+                    text = child.get("text")
+                    if isinstance(text, str):
+                        self.text(text)
+                        if child.get("marks"):
+                            self._link_marks(child["marks"], text)
+                    continue
+                if self._inline(child, kind if isinstance(kind, str) else "", in_cell):
+                    continue
+            push((_BREAK, None, indent, in_cell))
+            for rest in reversed(children[position:]):
+                push((_NODE, rest, indent, in_cell))
+            return
+        self.block_break(in_cell)
 
     def _inline(self, node: dict, kind: str, in_cell: bool) -> bool:
         """Write an inline leaf (text, mention, emoji, card…) in place; False otherwise."""
@@ -202,8 +218,12 @@ class _Writer:
         if not isinstance(text, str):
             return
         self.text(text)
-        marks = node.get("marks")
-        if marks and isinstance(marks, list):
+        if node.get("marks"):
+            self._link_marks(node["marks"], text)
+
+    def _link_marks(self, marks: Any, text: str) -> None:
+        """A link mark's URL after its text (unless the text is the URL)."""
+        if isinstance(marks, list):
             for mark in marks:
                 if isinstance(mark, dict) and mark.get("type") == "link":
                     href = _first_str(_as_dict(mark.get("attrs")), "href")

@@ -27,7 +27,10 @@ def month_of(created: str | datetime) -> str:
     moment = created if isinstance(created, datetime) else parse_jira_datetime(created)
     if moment is None:
         raise ValueError("an issue without 'created' has no month")
-    return moment.astimezone(UTC).strftime("%Y-%m")
+    moment = moment.astimezone(UTC)
+    # What strftime("%Y-%m") gives (an unpadded year, as glibc writes one below 1000), in
+    # half the time: a rebuild files every raw issue under its month.
+    return f"{moment.year}-{moment.month:02d}"
 
 
 def format_jira_datetime(moment: datetime) -> str:
