@@ -48,9 +48,10 @@ from pathlib import Path
 
 import orjson
 
-from jira_pipeline.storage import DataRoot, safe_join_under
+from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.atomic import NewFile, atomic_create_bytes, new_file
 from jira_pipeline.storage.inbox import PendingEvent, is_queued, new_event_id
+from jira_pipeline.storage.safe_paths import safe_join_under_str
 from webhook_receiver.payload import Delivery
 
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
@@ -71,7 +72,8 @@ class StoredDelivery:
 
 def audited_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The delivery headers worth keeping (never the signature), capped in length."""
-    return {name: headers[name][:HEADER_VALUE_MAX] for name in AUDITED_HEADERS if headers.get(name)}
+    kept = ((name, headers.get(name)) for name in AUDITED_HEADERS)
+    return {name: value[:HEADER_VALUE_MAX] for name, value in kept if value}
 
 
 class DeliveryStore:
@@ -93,8 +95,8 @@ class DeliveryStore:
         kept_headers = audited_headers(headers)
         identifier = kept_headers.get(IDENTIFIER_HEADER)
         event = self._pending(event_id, received, delivery)
-        audit = safe_join_under(self._events_dir, event.file_name)
-        queued = safe_join_under(self._inbox_dir, event.file_name)
+        audit = safe_join_under_str(self._events_dir, event.file_name)
+        queued = safe_join_under_str(self._inbox_dir, event.file_name)
         named: list[str] = []  # the names this delivery made, removed again on failure
         try:
             record = delivery_record(event, kept_headers, body)
@@ -110,7 +112,7 @@ class DeliveryStore:
                     named.append(marker)
                 try:
                     file.link_as(audit)
-                    named.append(os.fspath(audit))
+                    named.append(audit)
                     os.fsync(file.fd)  # here, not in new_file: a duplicate never needs it
                     file.link_as(queued, durable=True)
                 except BaseException:

@@ -18,9 +18,14 @@ _RESOLVED_ROOTS: dict[str, tuple[str, tuple[int, int]]] = {}
 def safe_join_under(root: str | os.PathLike[str], *parts: str) -> Path:
     """Join ``parts`` under ``root`` and prove, after resolving symlinks, that the result
     is still inside ``root``. Raises :class:`UnsafePathError` otherwise."""
-    # os.path on strings, not pathlib: this runs twice per webhook delivery, and pathlib's
-    # parsing cost as much as the symlink walk itself. A symlink loop resolves to a path
-    # inside the root that then fails to open (ELOOP); it never escapes.
+    return Path(safe_join_under_str(root, *parts))
+
+
+def safe_join_under_str(root: str | os.PathLike[str], *parts: str) -> str:
+    """:func:`safe_join_under` as a plain string, for the per-delivery path of the receiver
+    where building and re-stringifying a ``Path`` showed in profiles."""
+    # os.path on strings, not pathlib. A symlink loop resolves to a path inside the root
+    # that then fails to open (ELOOP); it never escapes.
     for part in parts:
         if not isinstance(part, str) or not part or "\x00" in part:
             raise UnsafePathError(f"unsafe path component: {part!r:.80}")
@@ -29,12 +34,12 @@ def safe_join_under(root: str | os.PathLike[str], *parts: str) -> Path:
     root = os.fspath(root)
     fast = _join_plain_parts(root, parts)
     if fast is not None:
-        return Path(fast)
+        return fast
     base = os.path.realpath(root)
     candidate = os.path.realpath(os.path.join(base, *parts))
     if candidate != base and not candidate.startswith(os.path.join(base, "")):
         raise UnsafePathError(f"path escapes {base}: {'/'.join(parts)!r:.120}")
-    return Path(candidate)
+    return candidate
 
 
 def _join_plain_parts(root: str, parts: tuple[str, ...]) -> str | None:
