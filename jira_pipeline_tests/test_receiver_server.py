@@ -202,8 +202,8 @@ def test_health_reports_backlog_and_token_state_without_secrets(
 
 def test_receiver_command_is_registered_with_production_defaults() -> None:
     args = build_parser().parse_args(["receiver"])
-    assert (args.host, args.port, args.workers, args.threads) == ("127.0.0.1", 8000, 2, 8)
+    assert (args.host, args.port, args.workers, args.threads) == ("127.0.0.1", 8000, 3, 4)
     args = build_parser().parse_args(
-        ["receiver", "--port", "0", "--workers", "3", "--threads", "4", "--host", "0.0.0.0"]
+        ["receiver", "--port", "0", "--workers", "2", "--threads", "8", "--host", "0.0.0.0"]
     )
-    assert (args.host, args.port, args.workers, args.threads) == ("0.0.0.0", 0, 3, 4)
+    assert (args.host, args.port, args.workers, args.threads) == ("0.0.0.0", 0, 2, 8)
