@@ -51,6 +51,7 @@ CLIENTS = 16
 TARGET_P99_MS = 25.0
 TARGET_RATE = 500.0
 SATURATION_PER_CLIENT = 150
+DEFAULT_REPEATS = 3
 # Where the data roots go. ext4 without a journal (this disk) skips inodes freed in the
 # last 1-6 minutes one by one on each allocation in their block group (perf:
 # find_inode_bit -> recently_deleted, 35-43 % of the server's CPU in three runs): after a
@@ -303,7 +304,10 @@ def file_creation_us(directory: Path, count: int = 200) -> float:
 
 
 def _configs() -> list[tuple[int, int]]:
-    spec = os.environ.get("BENCH_RECEIVER_CONFIGS", f"{DEFAULT_WORKERS}x{DEFAULT_THREADS}")
+    """The shipped default, ``DEFAULT_REPEATS`` times (a paced p99 hangs on whether a
+    stall of 50-150 ms happens in the 8 s, so one run says little), unless configured."""
+    default = ",".join([f"{DEFAULT_WORKERS}x{DEFAULT_THREADS}"] * DEFAULT_REPEATS)
+    spec = os.environ.get("BENCH_RECEIVER_CONFIGS", default)
     return [(int(w), int(t)) for w, t in (item.split("x") for item in spec.split(","))]
 
 
@@ -317,7 +321,12 @@ def main() -> str:
             for run in measure(workers, threads, seconds, Path(tmp))
         ]
     paced = runs[0]
-    verdict = "**met**" if paced.met else "**not met**"
+    judged = [run for run in runs if run.label.startswith("paced")
+              and (run.workers, run.threads) == (paced.workers, paced.threads)]
+    met = sum(run.met for run in judged)
+    verdict = "**met**" if met == len(judged) else f"**not met** ({met} of {len(judged)} runs)"
+    p99s = ", ".join(f"{run.pct(0.99):.1f}" for run in judged)
+    rates = ", ".join(f"{run.rate:.0f}" for run in judged)
     rows = "\n".join(run.row() for run in runs)
     lost = sum(run.accepted - run.inbox_files for run in runs)
     return f"""## Webhook receiver (`bench_receiver.py`)
@@ -347,8 +356,8 @@ other work deleted many files in it: 400-2,000 us; see `DATA_PARENT` in the benc
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-Target (paced, {paced.workers} x {paced.threads}): p99 {paced.pct(0.99):.1f} ms < {TARGET_P99_MS:.0f} ms
-and {paced.rate:.0f} >= {TARGET_RATE:.0f} accepted/s: {verdict}.
+Target (paced, {paced.workers} x {paced.threads}, every run): p99 {p99s} ms < {TARGET_P99_MS:.0f} ms
+and {rates} >= {TARGET_RATE:.0f} accepted/s: {verdict}.
 
 CPU per delivery (paced, server + client): {paced.cpu_ms:.2f} ms, so 2 otherwise idle cores
 could carry at most {2000 / paced.cpu_ms:.0f} deliveries/s; {TARGET_RATE:.0f}/s with queueing
