@@ -96,7 +96,10 @@ class Run:
 
     @property
     def met(self) -> bool:
-        return self.pct(0.99) < TARGET_P99_MS and self.rate >= TARGET_RATE
+        """For a paced run: every delivery of the 500/s schedule accepted, 99 % within
+        25 ms. Its accepted/s reads a hair under 500 even then (499.6 for a p99 of 24 ms),
+        because the clock runs until the last answer has arrived."""
+        return self.accepted == self.sent and self.pct(0.99) < TARGET_P99_MS
 
     def row(self) -> str:
         per = max(self.accepted, 1)
@@ -326,7 +329,7 @@ def main() -> str:
     met = sum(run.met for run in judged)
     verdict = "**met**" if met == len(judged) else f"**not met** ({met} of {len(judged)} runs)"
     p99s = ", ".join(f"{run.pct(0.99):.1f}" for run in judged)
-    rates = ", ".join(f"{run.rate:.0f}" for run in judged)
+    accepted = ", ".join(f"{run.accepted}/{run.sent}" for run in judged)
     rows = "\n".join(run.row() for run in runs)
     lost = sum(run.accepted - run.inbox_files for run in runs)
     return f"""## Webhook receiver (`bench_receiver.py`)
@@ -356,8 +359,8 @@ other work deleted many files in it: 400-2,000 us; see `DATA_PARENT` in the benc
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-Target (paced, {paced.workers} x {paced.threads}, every run): p99 {p99s} ms < {TARGET_P99_MS:.0f} ms
-and {rates} >= {TARGET_RATE:.0f} accepted/s: {verdict}.
+Target (paced, {paced.workers} x {paced.threads}, every run): all {TARGET_RATE:.0f} deliveries/s
+of the schedule accepted ({accepted}) with p99 {p99s} ms < {TARGET_P99_MS:.0f} ms: {verdict}.
 
 CPU per delivery (paced, server + client): {paced.cpu_ms:.2f} ms, so 2 otherwise idle cores
 could carry at most {2000 / paced.cpu_ms:.0f} deliveries/s; {TARGET_RATE:.0f}/s with queueing
