@@ -49,13 +49,18 @@ def main(argv: list[str]) -> int:
         text = f"{section.rstrip()}\n\n_Run {stamp} on {machine_line()}._\n"
         (results / f"{name}.md").write_text(text)
         print(text, flush=True)
-    sections = [p.read_text() for p in sorted(results.glob("*.md"))]
+    collect_results()
+    return 0
+
+
+def collect_results() -> None:
+    """Rewrite RESULTS.md from every section in ``results/`` (benches and ``make chaos``)."""
+    sections = [p.read_text() for p in sorted((HERE / "results").glob("*.md"))]
     header = (
         "# Benchmark results\n\nProduced by `make bench` (`python -m benchmarks`); one "
         "section per `benchmarks/bench_*.py`, each with the machine it ran on.\n\n"
     )
     (HERE / "RESULTS.md").write_text(header + "\n".join(sections))
-    return 0
 
 
 if __name__ == "__main__":
