@@ -100,3 +100,15 @@ def test_a_root_that_does_not_exist_yet_is_joined_without_error(tmp_path: Path) 
     assert safe_join_under(root, "a.json") == tmp_path.resolve() / "later" / "root" / "a.json"
     root.mkdir(parents=True)
     assert safe_join_under(root, "a.json") == root.resolve() / "a.json"
+
+
+def test_many_roots_stay_correct_while_the_remembered_ones_are_bounded(tmp_path: Path) -> None:
+    """Per-issue attachment directories are roots too: a backfill passes thousands."""
+    from jira_pipeline.storage import safe_paths
+
+    roots = [tmp_path / f"ISSUE-{n}" for n in range(3 * safe_paths._RESOLVED_ROOTS_MAX)]
+    for root in roots:
+        root.mkdir()
+        assert safe_join_under(root, "1_a.png") == root.resolve() / "1_a.png"
+    assert len(safe_paths._RESOLVED_ROOTS) <= safe_paths._RESOLVED_ROOTS_MAX
+    assert safe_join_under(roots[0], "1_a.png") == roots[0].resolve() / "1_a.png"

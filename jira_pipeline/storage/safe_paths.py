@@ -11,8 +11,10 @@ class UnsafePathError(ValueError):
     """A path would leave its root (``..``, an absolute part, a symlink pointing out)."""
 
 
-# root as given -> (its realpath, (st_dev, st_ino) of that directory when it was resolved)
+# root as given -> (its realpath, (st_dev, st_ino) of that directory when it was resolved).
+# Bounded: per-issue attachment directories are roots too, and a backfill meets thousands.
 _RESOLVED_ROOTS: dict[str, tuple[str, tuple[int, int]]] = {}
+_RESOLVED_ROOTS_MAX = 256
 
 
 def safe_join_under(root: str | os.PathLike[str], *parts: str) -> Path:
@@ -59,6 +61,8 @@ def _join_plain_parts(root: str, parts: tuple[str, ...]) -> str | None:
     known = _RESOLVED_ROOTS.get(root)
     if known is None or known[1] != identity:
         known = (os.path.realpath(root), identity)
+        if len(_RESOLVED_ROOTS) >= _RESOLVED_ROOTS_MAX:
+            _RESOLVED_ROOTS.clear()  # the hot roots come back on their next call
         _RESOLVED_ROOTS[root] = known
     candidate = known[0]
     for part in parts:
