@@ -79,7 +79,7 @@ class Run:
     client_cpu_s: float  # this process (the 16 client threads)
     inbox_files: int
     load_before: float  # 1-minute load average at the start (the box is shared)
-    creation_us: float = float("nan")  # file creation beside the data root (see DATA_PARENT)
+    creation_us: float  # file creation beside the data root (see DATA_PARENT)
 
     @property
     def rate(self) -> float:
@@ -241,7 +241,7 @@ def _server_durations(receiver: RunningReceiver) -> list[float]:
 
 def _measure(
     receiver: RunningReceiver, label: str, workers: int, threads: int, count: int,
-    send_at: Callable[[int, int], float] | None,
+    send_at: Callable[[int, int], float] | None, creation_us: float,
 ) -> Run:
     inbox_before = len(json_files(receiver.data_root.inbox_dir))
     logged_before = len(_server_durations(receiver))
@@ -254,7 +254,7 @@ def _measure(
     return Run(
         label, workers, threads, count * CLIENTS, accepted, seconds, latencies,
         _server_durations(receiver)[logged_before:], server_cpu, client_cpu,
-        len(json_files(receiver.data_root.inbox_dir)) - inbox_before, load,
+        len(json_files(receiver.data_root.inbox_dir)) - inbox_before, load, creation_us,
     )
 
 
@@ -268,14 +268,12 @@ def measure(workers: int, threads: int, paced_seconds: float, data_parent: Path)
     creation_us = file_creation_us(home / "probe")  # the block group the root lands in
     with running_receiver(home / "data", workers=workers, threads=threads) as receiver:
         _clients(receiver, 20, "warmup", None)
-        runs = [
+        return [
             _measure(receiver, f"paced {TARGET_RATE:.0f}/s", workers, threads, paced_count,
-                     lambda client, n: (n + client / CLIENTS) * interval),
-            _measure(receiver, "saturation", workers, threads, SATURATION_PER_CLIENT, None),
+                     lambda client, n: (n + client / CLIENTS) * interval, creation_us),
+            _measure(receiver, "saturation", workers, threads, SATURATION_PER_CLIENT, None,
+                     creation_us),
         ]
-    for run in runs:
-        run.creation_us = creation_us
-    return runs
 
 
 def _spread_out(directory: Path) -> bool:

@@ -78,11 +78,7 @@ def list_pending(root: DataRoot, limit: int | None = None) -> list[tuple[Path, P
     if not root.inbox_dir.is_dir():
         return []
     with os.scandir(root.inbox_dir) as entries:
-        names = sorted(
-            entry.name
-            for entry in entries
-            if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file()
-        )
+        names = sorted(entry.name for entry in entries if _is_pending(entry))
     events = []
     for name in names:
         if limit is not None and len(events) >= limit:
@@ -95,6 +91,11 @@ def list_pending(root: DataRoot, limit: int | None = None) -> list[tuple[Path, P
     return events
 
 
+def _is_pending(entry: os.DirEntry[str]) -> bool:
+    """A finished pending event: ``*.json``, not a hidden temp file, not the archive."""
+    return entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file()
+
+
 def pending_summary(root: DataRoot, now: datetime | None = None) -> tuple[int, float | None]:
     """How many events wait in the inbox and the age in seconds of the oldest, read from the
     file names alone (no file is opened) so a health check stays cheap on a long backlog.
@@ -104,7 +105,7 @@ def pending_summary(root: DataRoot, now: datetime | None = None) -> tuple[int, f
     count, oldest = 0, None
     with os.scandir(root.inbox_dir) as entries:
         for entry in entries:
-            if entry.name.endswith(".json") and not entry.name.startswith(".") and entry.is_file():
+            if _is_pending(entry):
                 count += 1
                 oldest = entry if oldest is None or entry.name < oldest.name else oldest
     if oldest is None:
