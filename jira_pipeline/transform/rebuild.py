@@ -3,10 +3,11 @@
 The raw files are first grouped by month (cached per file by mtime and size in the month
 index; a cold file costs a byte scan for ``fields.created``, not a parse), then each month
 is built and written on its own, so memory is bounded by the largest months whatever the
-store's size. Months are independent, so large rebuilds build them in worker processes
-(started first, so their start-up overlaps the grouping) while this process writes the
-files and keeps the month index. Rows come from the same functions as the incremental
-upsert and files are sorted by primary key, so both paths give identical tables."""
+store's size. Months are independent, so large rebuilds build and write them in worker
+processes (started first, so their start-up overlaps the grouping), largest first, so
+that no worker is left with a big month at the end while the others idle. Rows come from
+the same functions as the incremental upsert and files are sorted by primary key, so
+both paths give identical tables."""
 
 from __future__ import annotations
 
@@ -15,20 +16,24 @@ import functools
 import multiprocessing
 import os
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from jira_pipeline.storage.locks import month_lock
 from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields
-from jira_pipeline.transform.month_build import BuiltMonth, build_month, warm_up, without_cyclic_gc
-from jira_pipeline.transform.month_files import MonthResult, months_in, write_month
+from jira_pipeline.transform.month_build import (
+    WrittenMonth,
+    rebuild_month_files,
+    warm_up,
+    without_cyclic_gc,
+)
+from jira_pipeline.transform.month_files import MonthResult, months_in
 from jira_pipeline.transform.month_index import MonthIndex
 from jira_pipeline.transform.raw_source import raw_months
 from jira_pipeline.transform.upsert import UpsertSummary, apply_issues, resolve_site_fields
@@ -57,8 +62,8 @@ def rebuild_all(
     workers: int | None = None,
 ) -> RebuildSummary:
     """Rebuild every month file from the raw store, month by month. ``workers`` processes
-    build months in parallel (default: one per CPU, at most 4, and one for small stores);
-    this process writes them in month order, holding at most ``workers + 1`` built months."""
+    build and write months in parallel (default: one per CPU, at most 4, and one for small
+    stores), each holding one month at a time."""
     with without_cyclic_gc():
         began = time.perf_counter()
         summary = RebuildSummary()
@@ -88,17 +93,13 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
                 sorted(set(by_month) | index.months() | on_disk)]
         total = sum(len(keys) for _, keys in jobs)
         with tqdm(total=total, unit="issue", disable=not progress, desc="transform") as bar:
-            for month, keys, built in _built_months(root, jobs, resolved, pool, workers):
-                with month_lock(root, month):
-                    index.add_to_month(month, built.placed)
-                    indexed = index.keys_in_month(month)
-                    summary.months[month] = write_month(root, month, built.tables,
-                                                        drop_keys=None)
-                    index.remove_from_month(month, indexed - built.placed)
-                summary.issues_written += len(built.placed)
-                summary.issues_skipped += built.skipped
-                misplaced += built.misplaced
+            for month, keys, written in _written_months(root, jobs, resolved, pool):
+                summary.months[month] = written.result
+                summary.issues_written += written.written
+                summary.issues_skipped += written.skipped
+                misplaced += written.misplaced
                 bar.update(len(keys))
+    summary.months = dict(sorted(summary.months.items()))
     if misplaced:  # changed while we ran: file them where they belong now
         moved = apply_issues(root, misplaced)
         summary.months.update(moved.months)
@@ -127,28 +128,17 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-def _built_months(
+def _written_months(
     root: DataRoot, jobs: list[tuple[str, list[str]]], resolved: ResolvedFields | None,
-    pool: ProcessPoolExecutor | None, workers: int,
-) -> Iterator[tuple[str, list[str], BuiltMonth]]:
-    """``build_month`` for every job, in job order: here, or in the ``workers`` processes
-    of ``pool`` with a bounded window of months in flight."""
+    pool: ProcessPoolExecutor | None,
+) -> Iterator[tuple[str, list[str], WrittenMonth]]:
+    """:func:`rebuild_month_files` for every job: here in job order, or in the processes of
+    ``pool``, largest month first, as they finish."""
     if pool is None:
         for month, keys in jobs:
-            yield month, keys, build_month(root, month, keys, resolved)
+            yield month, keys, rebuild_month_files(root, month, keys, resolved)
         return
-    waiting = iter(jobs)
-    in_flight: deque[tuple[str, list[str], Future[BuiltMonth]]] = deque()
-
-    def submit_next() -> None:
-        job = next(waiting, None)
-        if job is not None:
-            in_flight.append((*job, pool.submit(build_month, root, *job, resolved)))
-
-    for _ in range(workers + 1):
-        submit_next()
-    while in_flight:
-        month, keys, future = in_flight.popleft()
-        built = future.result()
-        submit_next()
-        yield month, keys, built
+    futures = {pool.submit(rebuild_month_files, root, month, keys, resolved): (month, keys)
+               for month, keys in sorted(jobs, key=lambda job: -len(job[1]))}
+    for future in as_completed(futures):
+        yield *futures[future], future.result()
