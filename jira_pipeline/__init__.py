@@ -1,0 +1,5 @@
+"""Jira Cloud → raw JSON store → six monthly Parquet tables; see README.md."""
+
+from jira_pipeline.compiled import check_compiled
+
+check_compiled()

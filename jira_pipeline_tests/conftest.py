@@ -15,8 +15,12 @@ pytest_plugins = [
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    from jira_pipeline.compiled import compiled_modules
     from jira_pipeline_tests.fixtures.common import SHARED_SAMPLES
 
+    compiled = sorted(compiled_modules())
+    modules = (f"compiled modules: {', '.join(compiled)}" if compiled
+               else "compiled modules: none (pure Python; `make compile` builds them)")
     if SHARED_SAMPLES.is_dir():
-        return [f"shared Jira samples: {SHARED_SAMPLES} (conformance suite runs)"]
-    return [f"shared Jira samples: {SHARED_SAMPLES} absent -> conformance suite skipped"]
+        return [modules, f"shared Jira samples: {SHARED_SAMPLES} (conformance suite runs)"]
+    return [modules, f"shared Jira samples: {SHARED_SAMPLES} absent -> conformance suite skipped"]
