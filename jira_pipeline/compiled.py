@@ -35,11 +35,14 @@ def compiled_modules(package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
 
 
 def stale_modules(package_dir: Path = PACKAGE_DIR) -> list[str]:
-    """Compiled modules whose source changed after they were compiled."""
+    """Compiled modules whose source (the ``.py``, or the ``.pxd`` of Cython declarations
+    beside it) changed after they were compiled."""
     stale = []
     for module, extension in compiled_modules(package_dir).items():
-        source = extension.parent / (module.rsplit(".", 1)[-1] + ".py")
-        if source.stat().st_mtime_ns > extension.stat().st_mtime_ns:
+        stem = extension.parent / module.rsplit(".", 1)[-1]
+        sources = [stem.with_suffix(".py"), stem.with_suffix(".pxd")]
+        changed = max(p.stat().st_mtime_ns for p in sources if p.exists())
+        if changed > extension.stat().st_mtime_ns:
             stale.append(module)
     return sorted(stale)
 

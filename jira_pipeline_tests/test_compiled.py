@@ -42,13 +42,17 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path):
     touch(package / "sub" / "edited.py", 3_000)
     touch(package / "sub" / f"edited{SUFFIX}", 2_000)
     touch(package / f"orphan{SUFFIX}", 1_000)  # no source beside it: not ours to judge
+    touch(package / "typed.py", 1_000)
+    touch(package / "typed.pxd", 3_000)  # its Cython declarations changed
+    touch(package / f"typed{SUFFIX}", 2_000)
 
-    assert sorted(compiled_modules(package)) == ["pkg.fresh", "pkg.sub.edited"]
-    assert stale_modules(package) == ["pkg.sub.edited"]
-    with pytest.raises(StaleCompiledModule, match=r"pkg\.sub\.edited\. Run `make compile`"):
+    assert sorted(compiled_modules(package)) == ["pkg.fresh", "pkg.sub.edited", "pkg.typed"]
+    assert stale_modules(package) == ["pkg.sub.edited", "pkg.typed"]
+    with pytest.raises(StaleCompiledModule, match=r"pkg\.sub\.edited, pkg\.typed\. Run `make compile`"):
         check_compiled(package)
 
     touch(package / "sub" / f"edited{SUFFIX}", 4_000)  # recompiled
+    touch(package / f"typed{SUFFIX}", 4_000)
     assert stale_modules(package) == []
     check_compiled(package)
 
