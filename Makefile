@@ -17,7 +17,7 @@ install: $(BIN)/jira-pipeline
 
 # The rebuild's hot modules compiled by Cython, in place; only what changed (setup.py).
 compile: install
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BIN)/python setup.py --quiet build_ext --inplace --parallel $$(nproc)
 
 test: compile
 	$(BIN)/pytest -q
