@@ -85,6 +85,14 @@ def build_month(root: DataRoot, month: str, keys: list[str],
         return built
 
 
+def start_worker() -> None:
+    """Set up a rebuild worker process: Arrow allocates with the system allocator there.
+    Its default (mimalloc) keeps a heap per thread, and each of the six file-writing
+    threads of ``write_month`` grew one: +90 MiB peak per worker writing the months of
+    a 100,000-issue store, where ``malloc`` returns the memory (measured; same speed)."""
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def warm_up() -> None:
     """Nothing: a task that makes a new worker process import this module."""
 

@@ -30,6 +30,7 @@ from jira_pipeline.transform.field_map import ResolvedFields
 from jira_pipeline.transform.month_build import (
     WrittenMonth,
     rebuild_month_files,
+    start_worker,
     warm_up,
     without_cyclic_gc,
 )
@@ -122,7 +123,8 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     if workers <= 1:
         yield None
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=start_worker) as pool:
         for _ in range(workers):  # one process is spawned per task while none is idle
             pool.submit(warm_up)
         yield pool
