@@ -169,11 +169,7 @@ class _Writer:
             if type(child) is dict:
                 kind = child.get("type")
                 if kind == "text":
-                    text = child.get("text")
-                    if isinstance(text, str):
-                        self.text(text)
-                        if child.get("marks"):
-                            self._link_marks(child["marks"], text)
+                    self._text_node(child)
                     continue
                 if self._inline(child, kind if isinstance(kind, str) else "", in_cell):
                     continue
