@@ -15,7 +15,7 @@ import pytest
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform import month_files
-from jira_pipeline.transform import upsert as upsert_module
+from jira_pipeline.transform import month_index as month_index_module
 from jira_pipeline.transform.month_index import index_path
 from jira_pipeline.transform.rebuild import rebuild_all, rebuild_month
 from jira_pipeline.transform.schemas import SCHEMAS
@@ -237,7 +237,7 @@ def test_a_newer_raw_version_upserted_meanwhile_is_never_overwritten(
     write_raw(root, variant("SUP-1", "2024-03-05T10:00:00.000+0000", summary="v1"))
     upsert_issues(root, ["SUP-1"])
     write_raw(root, variant("SUP-1", "2024-03-05T10:00:00.000+0000", summary="v2 of A"))
-    real_lock = upsert_module.month_lock
+    real_lock = month_index_module.month_lock
     raced = []
 
     @contextlib.contextmanager
@@ -250,7 +250,7 @@ def test_a_newer_raw_version_upserted_meanwhile_is_never_overwritten(
         with real_lock(data_root, month):
             yield
 
-    monkeypatch.setattr(upsert_module, "month_lock", lock_after_writer_b)
+    monkeypatch.setattr(month_index_module, "month_lock", lock_after_writer_b)
     summary = upsert_issues(root, ["SUP-1"])
     assert raced == ["2024-03"] and summary.issues_written == 1
     assert read_table(root, "issues").column("summary").to_pylist() == ["B's v3"]

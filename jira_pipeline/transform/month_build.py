@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from jira_pipeline.storage.locks import month_lock
 from jira_pipeline.storage.paths import TABLES, DataRoot
 from jira_pipeline.transform.field_map import ResolvedFields
-from jira_pipeline.transform.month_files import MonthResult, write_month
-from jira_pipeline.transform.month_index import MonthIndex
+from jira_pipeline.transform.month_files import MonthResult
+from jira_pipeline.transform.month_index import MonthIndex, write_month_indexed
 from jira_pipeline.transform.raw_source import UnreadableRawIssue, attachment_dirs, read_raw_issue
 from jira_pipeline.transform.rows import (
     Rows,
@@ -59,11 +58,9 @@ def rebuild_month_files(root: DataRoot, month: str, keys: list[str],
     """Build ``month`` from the raw issues ``keys`` and replace its six files; the month
     index learns the month's issues (a module-level function: worker processes run it)."""
     built = build_month(root, month, keys, resolved)
-    with month_lock(root, month), MonthIndex(root) as index:
-        index.add_to_month(month, built.placed)
-        indexed = index.keys_in_month(month)
-        result = write_month(root, month, built.tables, drop_keys=None)
-        index.remove_from_month(month, indexed - built.placed)
+    with MonthIndex(root) as index:
+        result = write_month_indexed(index, month, built.tables, incoming=built.placed,
+                                     drop_keys=None)
     return WrittenMonth(result, len(built.placed), built.misplaced, built.skipped)
 
 

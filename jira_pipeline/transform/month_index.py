@@ -8,8 +8,8 @@ in about a millisecond instead.
 
 - ``parquet_months(issue_key, month)``: a superset of the months whose files hold the
   issue's rows. A month's pairs change only under that month's lock: pairs are added
-  *before* its files are written and removed *after*, so a crash leaves extra pairs (a
-  harmless extra month to clean next time), never a missing one.
+  *before* its files are written and removed *after* (:func:`write_month_indexed`), so a
+  crash leaves extra pairs (a harmless extra month to clean next time), never a missing one.
 - ``raw_months(issue_key, month, mtime_ns, size)``: a cache of each raw file's month,
   valid while the file's mtime and size are unchanged (month-wide rebuilds read it instead
   of parsing every raw file).
@@ -29,12 +29,15 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jira_pipeline.storage.locks import month_lock
 from jira_pipeline.storage.paths import DataRoot, check_month
+from jira_pipeline.transform.month_files import MonthResult, write_month
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS parquet_months (
@@ -167,3 +170,17 @@ class MonthIndex:
     def drop_raw(self, keys: Iterable[str]) -> None:
         with self._transaction() as db:
             db.executemany("DELETE FROM raw_months WHERE issue_key = ?", [(k,) for k in keys])
+
+
+def write_month_indexed(index: MonthIndex, month: str, tables: Mapping[str, pa.Table], *,
+                        incoming: set[str], drop_keys: set[str] | None) -> MonthResult:
+    """:func:`write_month` under the month's lock, keeping the index's promise: the pairs
+    of ``incoming`` (the issues ``tables`` hold) are added before the files are written,
+    and those of the dropped rows (``drop_keys``; ``None``: every row of the month) that
+    did not come back are removed after."""
+    with month_lock(index.root, month):
+        index.add_to_month(month, incoming)
+        dropped = index.keys_in_month(month) if drop_keys is None else drop_keys
+        result = write_month(index.root, month, tables, drop_keys=drop_keys)
+        index.remove_from_month(month, dropped - incoming)
+    return result

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jira_pipeline.jira.keys import require_issue_key
-from jira_pipeline.storage.locks import month_lock
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import FIELD_LIST_FILE, load_field_list
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields, resolve
-from jira_pipeline.transform.month_files import MonthResult, write_month
-from jira_pipeline.transform.month_index import MonthIndex, RawEntry
+from jira_pipeline.transform.month_files import MonthResult
+from jira_pipeline.transform.month_index import MonthIndex, RawEntry, write_month_indexed
 from jira_pipeline.transform.raw_source import UnreadableRawIssue, raw_version, read_raw_issue
 from jira_pipeline.transform.rows import (
     Rows,
@@ -136,15 +135,11 @@ def _apply_once(
         for month in sorted(months):
             incoming = {k for k, m in placed.items() if m == month}
             mine = {k for k in touched if month in old.get(k, ())} | incoming
-            replace = month in replace_months
             tables = to_tables(rows_by_month.get(month) or empty_rows())
-            with month_lock(root, month):
-                index.add_to_month(month, incoming)
-                indexed = index.keys_in_month(month) if replace else mine
-                summary.months[month] = write_month(
-                    root, month, tables, drop_keys=None if replace else mine
-                )
-                index.remove_from_month(month, indexed - incoming)
+            summary.months[month] = write_month_indexed(
+                index, month, tables, incoming=incoming,
+                drop_keys=None if month in replace_months else mine,
+            )
     summary.issues_written = len(placed)
     summary.issues_removed = sum(1 for k in touched if k not in placed and old.get(k))
     return versions
