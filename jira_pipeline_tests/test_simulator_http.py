@@ -292,10 +292,19 @@ def test_latency_applies_and_requests_are_served_concurrently(make_simulator) ->
     started = time.monotonic()
     assert requests.get(url, auth=API).status_code == 200
     assert time.monotonic() - started >= 0.15
+    server.expect_concurrency("issue", parties=4)
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: requests.get(url, auth=API).status_code, range(16)))
     assert statuses == [200] * 16
-    assert server.max_in_flight >= 4
+    assert server.concurrency_met and server.max_in_flight >= 4
+
+
+def test_a_serial_client_leaves_the_concurrency_gate_unmet(make_simulator) -> None:
+    server = make_simulator()
+    server.expect_concurrency("issue", parties=2, timeout_s=0.2)
+    url = f"{server.base_url}/rest/api/3/issue/SUPPORT-1"
+    assert [requests.get(url, auth=API).status_code for _ in range(3)] == [200] * 3
+    assert not server.concurrency_met
 
 
 def test_keep_alive_connection_is_reused(

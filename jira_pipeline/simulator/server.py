@@ -156,6 +156,7 @@ class SimulatorServer:
         self._fault_rng = random.Random(fault_seed)
         self._mutation_rng = random.Random(fault_seed + 1)
         self._thread: threading.Thread | None = None
+        self._gate: _ConcurrencyGate | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> SimulatorServer:
@@ -219,6 +220,17 @@ class SimulatorServer:
         with self._lock:
             return self._max_in_flight
 
+    def expect_concurrency(self, route: str, parties: int, timeout_s: float = 30) -> None:
+        """Hold requests to ``route`` until ``parties`` of them wait at once, then let every
+        request through. A client that is really parallel meets the gate whatever the
+        scheduling; a serial one leaves it unmet after ``timeout_s`` (``concurrency_met``)."""
+        self._gate = _ConcurrencyGate(route, parties, timeout_s)
+
+    @property
+    def concurrency_met(self) -> bool:
+        """Whether the gate of ``expect_concurrency`` saw its parties at once."""
+        return self._gate is not None and self._gate.met
+
     def reset_counts(self) -> None:
         with self._lock:
             self._request_count = 0
@@ -263,6 +275,8 @@ class SimulatorServer:
         name, match, credentials = _find_route(method, path)
         limited, failed, truncated = self._count(name)
         try:
+            if self._gate is not None:
+                self._gate.pass_through(name)
             return self._answer(
                 name, match, credentials, query, headers, body, limited, failed, truncated
             )
@@ -456,6 +470,33 @@ class SimulatorServer:
         except ValueError as exc:
             return _errors(400, str(exc))
         return _errors(404, f"No control endpoint {method} {path[:100]}")
+
+
+class _ConcurrencyGate:
+    """Requests of one route wait until ``parties`` wait together (or the timeout passes);
+    from then on the gate stays open. Proves concurrency without depending on timing."""
+
+    def __init__(self, route: str, parties: int, timeout_s: float) -> None:
+        self.route, self.parties, self.timeout_s = route, parties, timeout_s
+        self.met = False
+        self._open = False
+        self._waiting = 0
+        self._condition = threading.Condition()
+
+    def pass_through(self, route: str) -> None:
+        if route != self.route:
+            return
+        with self._condition:
+            if self._open:
+                return
+            self._waiting += 1
+            if self._waiting >= self.parties:
+                self.met = self._open = True
+                self._condition.notify_all()
+                return
+            if not self._condition.wait_for(lambda: self._open, timeout=self.timeout_s):
+                self._open = True  # a serial client: stop holding, leave ``met`` False
+                self._condition.notify_all()
 
 
 class _Server(ThreadingHTTPServer):
