@@ -5,14 +5,65 @@ Read once per process by :func:`load_settings`; nothing here is ever logged whol
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
 SECRET_FIELDS = frozenset({"webhook_secret", "api_token", "sla_api_token"})
+DEFAULT_SLA_BASE_URL = "https://api.atlassian.com"
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?\Z", re.ASCII)
+
+
+class ConfigError(ValueError):
+    """A setting of the deployment is unusable; the message names the variable to change."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ::1 (where the simulator runs)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_jira_url(url: str, setting: str) -> str:
+    """``url`` without a trailing slash, if it is a bare ``https://host[:port][/path]``.
+    Plain ``http`` only for a loopback host: credentials never cross a network in clear,
+    and no user-info, query or fragment can smuggle another host in."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(setting, f"not a URL: {exc}") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host or "@" in parts.netloc:
+        raise ConfigError(setting, "must be https://host (no user, no other scheme)")
+    if parts.query or parts.fragment or port == 0:
+        raise ConfigError(setting, "must be https://host[:port] without a query or fragment")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ConfigError(setting, "must use https:// (plain http only for 127.0.0.1)")
+    return url.rstrip("/")
+
+
+def check_host_name(domain: str, setting: str = "JIRA_DOMAIN") -> str:
+    """A host name such as ``your-site.atlassian.net`` (optionally ``:port``), nothing else:
+    not ``user@host``, not a URL, not a path."""
+    if not _HOST_NAME.match(domain):
+        raise ConfigError(setting, "must be a host name such as your-site.atlassian.net")
+    return domain
 
 
 def _truthy(value: str | None) -> bool:
@@ -29,7 +80,7 @@ class Settings:
     sla_email: str = ""
     sla_api_token: str = field(default="", repr=False)
     cloud_id: str = ""
-    sla_base_url: str = "https://api.atlassian.com"
+    sla_base_url: str = DEFAULT_SLA_BASE_URL
     data_root: Path = Path("./data")
     dist_dir: Path | None = None
     jql: str = ""
@@ -38,10 +89,18 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        """``JIRA_BASE_URL`` if set, else ``https://$JIRA_DOMAIN``; empty when neither is."""
+        """``JIRA_BASE_URL`` if set, else ``https://$JIRA_DOMAIN``; empty when neither is.
+        Raises :class:`ConfigError` for a host that would receive the token unsafely."""
         if self.jira_base_url:
-            return self.jira_base_url.rstrip("/")
-        return f"https://{self.jira_domain}" if self.jira_domain else ""
+            return check_jira_url(self.jira_base_url, "JIRA_BASE_URL")
+        if self.jira_domain:
+            return f"https://{check_host_name(self.jira_domain)}"
+        return ""
+
+    @property
+    def sla_url(self) -> str:
+        """The JSM gateway (``JIRA_SLA_BASE_URL``), checked like :attr:`base_url`."""
+        return check_jira_url(self.sla_base_url, "JIRA_SLA_BASE_URL")
 
     @property
     def sla_configured(self) -> bool:
@@ -63,7 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sla_email=env.get("JIRA_SLA_EMAIL", "").strip(),
         sla_api_token=env.get("JIRA_SLA_API_TOKEN", ""),
         cloud_id=env.get("JIRA_CLOUD_ID", "").strip(),
-        sla_base_url=(env.get("JIRA_SLA_BASE_URL") or "https://api.atlassian.com").rstrip("/"),
+        sla_base_url=(env.get("JIRA_SLA_BASE_URL") or DEFAULT_SLA_BASE_URL).strip().rstrip("/"),
         data_root=Path(env.get("JIRA_DATA_ROOT") or "./data").resolve(),
         dist_dir=Path(dist).resolve() if dist else None,
         jql=env.get("JIRA_JQL", "").strip(),

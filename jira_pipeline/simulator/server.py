@@ -27,7 +27,8 @@ counted)::
 Faults (``Faults``, changeable while running): every Nth request 429 + ``Retry-After`` /
 ``X-RateLimit-Reset``; random 500/503; added latency; truncated bodies (a correct
 ``Content-Length`` but the connection closes half way, so a client sees an incomplete read);
-``down`` answers 503 to everything. JQL dates are in the site time zone, UTC."""
+``down`` answers 503 to everything; ``invalid_search_key`` adds an issue with that key to
+every search page. JQL dates are in the site time zone, UTC."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class Faults:
     latency_ms: int = 0
     truncate_rate: float = 0.0
     down: bool = False
+    invalid_search_key: str = ""  # added to every search page, as a copy of its first issue
 
 
 @dataclass
@@ -430,6 +432,8 @@ class SimulatorServer:
             return _errors(400, str(exc))
         except (TypeError, ValueError):
             return _errors(400, "Invalid search request.")
+        if self.faults.invalid_search_key:
+            raw = _with_invalid_key(raw, self.faults.invalid_search_key)
         return _Reply(200, raw)
 
     def _control(self, method: str, path: str, body: bytes) -> _Reply:
@@ -470,6 +474,14 @@ class SimulatorServer:
         except ValueError as exc:
             return _errors(400, str(exc))
         return _errors(404, f"No control endpoint {method} {path[:100]}")
+
+
+def _with_invalid_key(raw: bytes, key: str) -> bytes:
+    """A search page with one more issue, a copy of its first, under an unusable key."""
+    page = orjson.loads(raw)
+    if page.get("issues"):
+        page["issues"].append({**page["issues"][0], "key": key, "id": "1"})
+    return orjson.dumps(page)
 
 
 class _ConcurrencyGate:
