@@ -1,10 +1,12 @@
 """Settings from the environment (and a ``.env`` file), with the seed's variable names.
 
-Read once per process by :func:`load_settings`; nothing here is ever logged whole, and
-``__repr__`` hides the secrets."""
+:func:`deployment_settings` reads them once per process (the one place the Dagster code
+location loads ``.env``); :func:`load_settings` builds them from any mapping. Nothing here
+is ever logged whole, and ``__repr__`` hides the secrets."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -17,6 +19,8 @@ from dotenv import load_dotenv
 
 SECRET_FIELDS = frozenset({"webhook_secret", "api_token", "sla_api_token"})
 DEFAULT_SLA_BASE_URL = "https://api.atlassian.com"
+DEFAULT_DATA_ROOT = "./data"
+DEFAULT_START_MONTH = "2024-01"
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?\Z", re.ASCII)
 
@@ -81,10 +85,10 @@ class Settings:
     sla_api_token: str = field(default="", repr=False)
     cloud_id: str = ""
     sla_base_url: str = DEFAULT_SLA_BASE_URL
-    data_root: Path = Path("./data")
+    data_root: Path = Path(DEFAULT_DATA_ROOT)
     dist_dir: Path | None = None
     jql: str = ""
-    start_month: str = "2024-01"
+    start_month: str = DEFAULT_START_MONTH
     debug: bool = False
 
     @property
@@ -123,12 +127,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sla_api_token=env.get("JIRA_SLA_API_TOKEN", ""),
         cloud_id=env.get("JIRA_CLOUD_ID", "").strip(),
         sla_base_url=(env.get("JIRA_SLA_BASE_URL") or DEFAULT_SLA_BASE_URL).strip().rstrip("/"),
-        data_root=Path(env.get("JIRA_DATA_ROOT") or "./data").resolve(),
+        data_root=Path(env.get("JIRA_DATA_ROOT") or DEFAULT_DATA_ROOT).resolve(),
         dist_dir=Path(dist).resolve() if dist else None,
         jql=env.get("JIRA_JQL", "").strip(),
-        start_month=(env.get("JIRA_START_MONTH") or "2024-01").strip()[:7],
+        start_month=(env.get("JIRA_START_MONTH") or DEFAULT_START_MONTH).strip()[:7],
         debug=_truthy(env.get("JIRA_DEBUG")),
     )
+
+
+@functools.cache
+def deployment_settings() -> Settings:
+    """The settings of this process's deployment: the environment plus ``.env``, read once.
+    The code location's partitions and resources both come from here."""
+    return load_settings()
 
 
 def public_view(settings: Settings) -> dict[str, object]:

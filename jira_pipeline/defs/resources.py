@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dagster import Failure, ResourceDefinition
 
-from jira_pipeline.config import Settings, load_settings
+from jira_pipeline.config import Settings, deployment_settings
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.jira.sla import JsmSlaClient
@@ -84,7 +84,7 @@ def resources_from_settings(settings: Settings) -> dict[str, ResourceDefinition]
 
 def resources_from_env() -> dict[str, ResourceDefinition]:
     """The resources of the deployment: settings from the environment (and ``.env``)."""
-    return resources_from_settings(load_settings())
+    return resources_from_settings(deployment_settings())
 
 
 @contextmanager
