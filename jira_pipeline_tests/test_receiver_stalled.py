@@ -9,6 +9,7 @@ their interim answer once the server has read their head, which shows it holds t
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,6 +21,7 @@ import pytest
 import requests
 
 from jira_pipeline_tests.fixtures.receiver import RunningReceiver, json_files, running_receiver
+from webhook_receiver import MAX_BODY_BYTES
 from webhook_receiver.worker import REQUEST_DEADLINE_S
 
 HEAD = "POST /webhooks/jira HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
@@ -118,3 +120,66 @@ def test_two_stalled_connections_leave_a_one_by_two_receiver_serving(tmp_path: P
         assert len(stalled) >= 2
         assert requests.get(receiver.health_url, timeout=5).status_code == 200
         assert deliver(receiver, 2).status_code == 202
+
+
+# --- requests the worker reads whole before a thread gets them ----------------------------
+
+
+def raw_request(receiver: RunningReceiver, n: int, extra_headers: str = "") -> tuple[bytes, bytes]:
+    """A signed delivery as bytes on the wire: (head, body)."""
+    body, identifier = delivery(n)
+    headers = receiver.headers_for(body, identifier)
+    lines = [f"POST {urlsplit(receiver.webhook_url).path} HTTP/1.1", "Host: receiver",
+             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n" + extra_headers + "\r\n").encode(), body
+
+
+def connect(receiver: RunningReceiver) -> socket.socket:
+    address = urlsplit(receiver.url)
+    return socket.create_connection((address.hostname, address.port), timeout=10)
+
+
+def statuses(answer: bytes) -> list[int]:
+    """Status codes of the answers in ``answer`` (JSON bodies never hold "HTTP/1.1 ")."""
+    return [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+
+
+def test_expect_continue_gets_its_interim_answer_then_the_delivery_is_stored(
+    receiver: RunningReceiver,
+) -> None:
+    head, body = raw_request(receiver, 3, "Expect: 100-continue\r\n")
+    with connect(receiver) as sock:
+        sock.sendall(head)
+        assert receive_exactly(sock, len(CONTINUE)) == CONTINUE
+        sock.sendall(body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = read_until_closed(sock, 10)
+    assert statuses(answer)[-1] == 202
+    assert len(json_files(receiver.data_root.inbox_dir)) == 1
+
+
+def test_pipelined_deliveries_on_one_connection_are_each_answered(
+    receiver: RunningReceiver,
+) -> None:
+    """The second request arrives with the first: it is read from the buffer, whole."""
+    first, second = raw_request(receiver, 4), raw_request(receiver, 5, "Connection: close\r\n")
+    with connect(receiver) as sock:
+        sock.sendall(b"".join(first) + b"".join(second))
+        answer = read_until_closed(sock, 10)
+    assert statuses(answer) == [202, 202]
+    assert len(json_files(receiver.data_root.inbox_dir)) == 2
+
+
+def test_a_length_over_the_limit_is_refused_before_the_body_arrives(
+    receiver: RunningReceiver,
+) -> None:
+    head = (
+        f"POST {urlsplit(receiver.webhook_url).path} HTTP/1.1\r\nHost: receiver\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+    ).encode()
+    with connect(receiver) as sock:
+        sock.sendall(head)  # and not one byte of the body
+        answer = read_until_closed(sock, 10)
+    assert statuses(answer) == [413]
+    assert answer.endswith(b'{"status":"error","error":"request entity too large"}')
+    assert json_files(receiver.data_root.webhook_events_dir) == []
