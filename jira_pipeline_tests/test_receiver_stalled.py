@@ -9,6 +9,7 @@ their interim answer once the server has read their head, which shows it holds t
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 from collections.abc import Iterator
@@ -183,3 +184,20 @@ def test_a_length_over_the_limit_is_refused_before_the_body_arrives(
     assert statuses(answer) == [413]
     assert answer.endswith(b'{"status":"error","error":"request entity too large"}')
     assert json_files(receiver.data_root.webhook_events_dir) == []
+
+
+def test_a_chunked_delivery_is_read_whole_and_stored(receiver: RunningReceiver) -> None:
+    body, identifier = delivery(6)
+    url = urlsplit(receiver.webhook_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request(
+            "POST", url.path, body=iter([body[:10], body[10:]]), encode_chunked=True,
+            headers={**receiver.headers_for(body, identifier), "Transfer-Encoding": "chunked"},
+        )
+        response = connection.getresponse()
+        assert response.status == 202 and orjson.loads(response.read())["status"] == "accepted"
+    finally:
+        connection.close()
+    [stored] = json_files(receiver.data_root.webhook_events_dir)
+    assert stored.read_bytes().endswith(b',"body":' + body + b"}")  # de-chunked, byte for byte
