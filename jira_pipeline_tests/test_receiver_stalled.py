@@ -5,7 +5,10 @@ the health check are answered meanwhile, and the server closes them at its deadl
 No sleeps: the stalled connections are open before the delivery connects, and gunicorn's
 workers accept from one listening socket in arrival order, so the delivery is accepted
 only after every stalled connection was. The ones that ask ``Expect: 100-continue`` get
-their interim answer once the server has read their head, which shows it holds them."""
+their interim answer once the server has read their head, which shows it holds them.
+After the delivery every stalled connection is checked to be still open, unanswered:
+the server's deadline (10 s from accepting it) is far beyond the milliseconds that takes,
+and a check that did run late would fail, never pass by luck."""
 
 from __future__ import annotations
 
