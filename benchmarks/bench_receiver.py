@@ -334,8 +334,9 @@ def main() -> str:
 
 `make bench` or `.venv/bin/python -m benchmarks receiver`. {CLIENTS} client threads, each
 with its own keep-alive connection (a lean raw-socket load generator, see the module doc),
-post distinct signed `jira:issue_updated` deliveries over loopback to `jira-pipeline receiver` (gunicorn `gthread`, workers x threads
-per row; the first configuration is the shipped default). Every 202 means the pending
+post distinct signed `jira:issue_updated` deliveries over loopback to `jira-pipeline receiver` (gunicorn with its
+`ReadFirstWorker`: `gthread` that reads each request whole on its event loop before a thread
+gets it; workers x threads per row; the first configuration is the shipped default). Every 202 means the pending
 event was written and fsynced (file and directory); "inbox" counts the new files and must
 equal "accepted" (difference over all runs: {lost}).
 

@@ -118,7 +118,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ
     dist = env.get("JIRA_DIST_DIR", "").strip()
     return Settings(
-        webhook_secret=env.get("JIRA_WEBHOOK_SECRET", ""),
+        # A Kubernetes secret made with --from-file (or an env file edited by hand) ends in
+        # a newline Jira's signing never saw: kept, it made every real delivery a 401.
+        webhook_secret=env.get("JIRA_WEBHOOK_SECRET", "").strip(),
         jira_domain=env.get("JIRA_DOMAIN", "").strip(),
         jira_base_url=env.get("JIRA_BASE_URL", "").strip(),
         email=env.get("JIRA_EMAIL", "").strip(),

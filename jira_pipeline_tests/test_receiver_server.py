@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
+import pytest
 import requests
 
 from jira_pipeline.cli import build_parser
@@ -21,6 +22,7 @@ from jira_pipeline_tests.fixtures.receiver import (
     TEST_SECRET,
     RunningReceiver,
     all_files,
+    delivery_headers,
     json_files,
     running_receiver,
 )
@@ -28,6 +30,7 @@ from webhook_receiver import MAX_BODY_BYTES
 
 CLIENTS = 16
 PER_CLIENT = 100
+SITE = {"JIRA_DOMAIN": "example.atlassian.net"}  # so "configured" hangs on the secret alone
 
 
 def delivery(client: int, n: int) -> tuple[bytes, str]:
@@ -207,3 +210,46 @@ def test_receiver_command_is_registered_with_production_defaults() -> None:
         ["receiver", "--port", "0", "--workers", "2", "--threads", "8", "--host", "0.0.0.0"]
     )
     assert (args.host, args.port, args.workers, args.threads) == ("0.0.0.0", 0, 2, 8)
+
+
+def test_secret_padded_with_whitespace_accepts_signatures_of_the_stripped_secret(
+    tmp_path: Path,
+) -> None:
+    """A Kubernetes secret made ``--from-file`` ends in a newline Jira never signs with."""
+    body, identifier = delivery(4, 4)
+    with running_receiver(tmp_path / "data", secret=f"  {TEST_SECRET}\n", env=SITE) as running:
+        padded = delivery_headers(body, f"  {TEST_SECRET}\n", identifier)
+        response = requests.post(running.webhook_url, data=body, headers=padded, timeout=10)
+        assert response.status_code == 401
+        stripped = delivery_headers(body, TEST_SECRET, identifier)
+        response = requests.post(running.webhook_url, data=body, headers=stripped, timeout=10)
+        assert response.status_code == 202 and response.json()["status"] == "accepted"
+        health = requests.get(running.health_url, timeout=10).json()
+        assert health["configured"] is True and health["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (" \n", "JIRA_WEBHOOK_SECRET is not set"),
+        ("fifteen-chars!!\n", "JIRA_WEBHOOK_SECRET is too short (15 characters, at least 16)"),
+    ],
+)
+def test_blank_or_short_secret_refuses_deliveries_and_health_says_why(
+    tmp_path: Path, secret: str, reason: str
+) -> None:
+    body, identifier = delivery(5, 5)
+    with running_receiver(tmp_path / "data", secret=secret, env=SITE) as running:
+        signed = delivery_headers(body, secret.strip(), identifier)
+        response = requests.post(running.webhook_url, data=body, headers=signed, timeout=10)
+        assert response.status_code == 503
+        assert response.json() == {"status": "error", "error": "webhook secret not configured"}
+        assert all_files(running.data_root.root) == []
+        response = requests.get(running.health_url, timeout=10)
+        health = response.json()
+        assert health["status"] == "degraded" and health["configured"] is False
+        assert health["webhook_secret_set"] is bool(secret.strip())
+        [problem] = health["problems"]
+        assert problem.startswith(reason) and problem.endswith("deliveries are refused with 503")
+        if secret.strip():
+            assert secret.strip() not in response.text

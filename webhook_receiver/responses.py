@@ -17,9 +17,13 @@ def json_response(payload: dict[str, Any], status: int) -> Response:
     return Response(orjson.dumps(payload), status=status, mimetype="application/json")
 
 
-def error_response(status: int, message: str) -> Response:
+def error_payload(message: str) -> dict[str, str]:
     """``message`` is fixed text chosen by the receiver, never request content."""
-    return json_response({"status": "error", "error": message}, status)
+    return {"status": "error", "error": message}
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response(error_payload(message), status)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """The ``/webhooks`` blueprint: Jira deliveries, the health check and the debug refresh.
 
-Order of checks on a delivery: configured secret (503), body size (413), signature over the
+Order of checks on a delivery: a usable secret (503: unset, or shorter than
+:data:`MIN_SECRET_LENGTH`), body size (413), signature over the
 raw bytes (401), shape and issue key (400), durable storage (503 when the disk refuses).
 One structured log line per delivery: ids, event, key, status, duration; never the
 signature, the secret or the body."""
@@ -26,6 +27,21 @@ from webhook_receiver.store import StorageUnavailable
 
 bp = Blueprint("webhooks", __name__)
 delivery_log = logging.getLogger("webhook_receiver.deliveries")
+# Jira accepts any secret; a short one can be guessed from one signed delivery offline.
+MIN_SECRET_LENGTH = 16
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why deliveries are refused with this secret, for operators (its length at most,
+    never its text); None when it is usable."""
+    if not secret:
+        return "JIRA_WEBHOOK_SECRET is not set: deliveries are refused with 503"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return (
+            f"JIRA_WEBHOOK_SECRET is too short ({len(secret)} characters, at least "
+            f"{MIN_SECRET_LENGTH}): deliveries are refused with 503"
+        )
+    return None
 
 
 def _context() -> ReceiverContext:
@@ -69,7 +85,7 @@ def receive_debug_refresh() -> Response:
 def _receive(parse: Callable[[bytes], Delivery]) -> Response:
     context = _context()
     secret = context.settings.webhook_secret
-    if not secret:
+    if secret_problem(secret):  # the reason goes to /health, not to whoever posts here
         return error_response(503, "webhook secret not configured")
     try:
         body = request.get_data(cache=False)  # werkzeug answers 413 for a long Content-Length
@@ -104,9 +120,8 @@ def health() -> Response:
     """Liveness plus what an operator must act on; never a secret or token."""
     context = _context()
     settings = context.settings
-    problems = []
-    if not settings.webhook_secret:
-        problems.append("JIRA_WEBHOOK_SECRET is not set: deliveries are refused with 503")
+    secret_refused = secret_problem(settings.webhook_secret)
+    problems = [secret_refused] if secret_refused else []
     try:
         pending, oldest_age = pending_summary(context.root)
     except OSError:
@@ -121,7 +136,7 @@ def health() -> Response:
     return json_response(
         {
             "status": "degraded" if problems else "ok",
-            "configured": bool(settings.webhook_secret and settings.base_url),
+            "configured": bool(not secret_refused and settings.base_url),
             "webhook_secret_set": bool(settings.webhook_secret),
             "jira_domain": settings.jira_domain or None,
             "jira_auth": "; ".join(hints) if hints else "ok",

@@ -5,7 +5,11 @@ the GIL, so threads overlap those waits while the processes run the Python parts
 JSON, Flask, gunicorn) in parallel. Three processes of four threads on 2 cores: more GILs
 than cores keeps both cores busy while one process waits, and fewer threads per process
 hand the GIL around less. In paced runs of ``benchmarks/bench_receiver.py`` (500/s) it
-gave p99 17-46 ms where 2 x 8 gave 63-167 ms at the same CPU per delivery."""
+gave p99 17-46 ms where 2 x 8 gave 63-167 ms at the same CPU per delivery.
+
+The worker is :class:`~webhook_receiver.worker.ReadFirstWorker`, ``gthread`` reading each
+request whole on its event loop first: a client that stops mid-request holds no thread,
+and is answered 408 after ``REQUEST_DEADLINE_S``."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from webhook_receiver.worker import ReadFirstWorker
 
 DEFAULT_WORKERS = 3
 DEFAULT_THREADS = 4
@@ -58,7 +64,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
+            "worker_class": ReadFirstWorker,
             "keepalive": 5,  # Jira and reverse proxies reuse connections
             "graceful_timeout": 10,
             "timeout": 30,
