@@ -74,6 +74,16 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _days(value: str | None, default: int) -> int:
+    """A whole number of days >= 1; a typo must stop the deploy, not mean "keep nothing"."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"JIRA_WEBHOOK_RETENTION_DAYS must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     webhook_secret: str = field(default="", repr=False)
@@ -90,6 +100,8 @@ class Settings:
     jql: str = ""
     start_month: str = DEFAULT_START_MONTH
     debug: bool = False
+    # Days the receiver's copies of signed deliveries are kept (prune-webhooks)
+    webhook_retention_days: int = 30
 
     @property
     def base_url(self) -> str:
@@ -134,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jql=env.get("JIRA_JQL", "").strip(),
         start_month=(env.get("JIRA_START_MONTH") or DEFAULT_START_MONTH).strip()[:7],
         debug=_truthy(env.get("JIRA_DEBUG")),
+        webhook_retention_days=_days(env.get("JIRA_WEBHOOK_RETENTION_DAYS"), default=30),
     )
 
 

@@ -10,6 +10,7 @@ from jira_pipeline.defs.jobs import (
     jira_month_job,
     jira_reconcile_job,
     jira_sla_poll_job,
+    jira_webhook_retention_job,
 )
 from jira_pipeline.defs.resources import resources_from_env
 from jira_pipeline.defs.schedules import schedules
@@ -17,7 +18,8 @@ from jira_pipeline.defs.sensors import jira_webhook_sensor
 
 defs = Definitions(
     assets=month_assets,
-    jobs=[jira_month_job, jira_sla_poll_job, jira_reconcile_job, jira_deletion_sweep_job],
+    jobs=[jira_month_job, jira_sla_poll_job, jira_reconcile_job, jira_deletion_sweep_job,
+          jira_webhook_retention_job],
     schedules=schedules,
     sensors=[jira_webhook_sensor],
     resources=resources_from_env(),

@@ -54,6 +54,7 @@ def test_sensor_schedules_and_checks_are_registered():
         "jira_sla_poll": "*/15 * * * *",
         "jira_reconcile": "7 * * * *",
         "jira_deletion_sweep": "23 3 * * *",
+        "jira_webhook_retention": "41 4 * * *",
     }
     checks = {(k.asset_key.to_user_string(), k.name)
               for k in defs.resolve_asset_graph().asset_check_keys}

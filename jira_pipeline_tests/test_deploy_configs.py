@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes.client as k8s
+import orjson
 import pytest
 import yaml
 from dagster._config import process_config, resolve_to_config_type
@@ -39,6 +40,7 @@ from dotenv import dotenv_values
 from jira_pipeline.cli import build_parser
 from jira_pipeline.config import load_settings
 from jira_pipeline_tests.fixtures.common import PROJECT_ROOT
+from jira_pipeline_tests.fixtures.receiver import delivery_headers
 from webhook_receiver import create_app
 from webhook_receiver.commands import run_receiver
 
@@ -56,6 +58,7 @@ MODEL_OF_KIND = {
     ("v1", "Service"): k8s.V1Service,
     ("apps/v1", "Deployment"): k8s.V1Deployment,
     ("networking.k8s.io/v1", "Ingress"): k8s.V1Ingress,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.V1NetworkPolicy,
 }
 
 
@@ -190,6 +193,13 @@ def pod_facts(pod_spec: Any) -> dict[str, Any]:
         "gid": security.run_as_group or pod_security.run_as_group,
         "fs_group": pod_security.fs_group,
         "resources": container.resources.to_dict() if container.resources else None,
+        "non_root": security.run_as_non_root or pod_security.run_as_non_root,
+        "seccomp": (security.seccomp_profile or pod_security.seccomp_profile
+                    or k8s.V1SeccompProfile(type="Unconfined")).type,
+        "privilege_escalation": security.allow_privilege_escalation,
+        "capabilities_dropped": security.capabilities.drop if security.capabilities else None,
+        "read_only_root": security.read_only_root_filesystem,
+        "service_account_token": pod_spec.automount_service_account_token,
     }
 
 
@@ -351,12 +361,13 @@ def test_cluster_instances_keep_the_single_machine_queue_and_recovery_settings()
 def test_manifests_are_kubernetes_objects_of_the_expected_kinds() -> None:
     kinds = {
         name: sorted(type(item).__name__ for item in manifest_objects(name))
-        for name in ("pvc.yaml", "receiver.yaml", "secret.example.yaml")
+        for name in ("pvc.yaml", "receiver.yaml", "secret.example.yaml", "networkpolicies.yaml")
     }
     assert kinds == {
         "pvc.yaml": ["V1PersistentVolumeClaim"],
         "receiver.yaml": ["V1Deployment", "V1Ingress", "V1Service"],
-        "secret.example.yaml": ["V1Secret"],
+        "secret.example.yaml": ["V1Secret", "V1Secret"],
+        "networkpolicies.yaml": ["V1NetworkPolicy"] * 4,
     }
     claim = only(manifest_objects("pvc.yaml"), k8s.V1PersistentVolumeClaim)
     assert claim.spec.access_modes == ["ReadWriteMany"]  # pods on several nodes write it
@@ -395,24 +406,57 @@ def test_receiver_manifest_serves_the_receiver_and_can_run_it(tmp_path: Path) ->
         assert "/tmp" in {mount.mount_path for mount in container.volume_mounts}
 
 
-def test_environment_secret_holds_exactly_what_the_programs_read() -> None:
-    secret = only(manifest_objects("secret.example.yaml"), k8s.V1Secret)
-    keys = set(secret.string_data)
-    jira_keys = sorted(key for key in keys if key.startswith("JIRA_"))
+def env_file_keys(name: str) -> set[str]:
+    """Every setting of an example env file, the commented optional ones too."""
+    text = (SYSTEMD_DIR / name).read_text()
+    return set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+
+
+def secrets_by_name() -> dict[str, set[str]]:
+    return {secret.metadata.name: set(secret.string_data)
+            for secret in manifest_objects("secret.example.yaml")}
+
+
+# What the receiver reads, and the credentials it must never hold (issue 14, item 2)
+RECEIVER_SETTINGS = {"JIRA_WEBHOOK_SECRET", "JIRA_DOMAIN", "JIRA_DATA_ROOT"}
+CREDENTIALS = {"JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_SLA_EMAIL", "JIRA_SLA_API_TOKEN",
+               "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"}
+
+
+def test_each_secret_holds_exactly_what_its_pods_read() -> None:
+    secrets = secrets_by_name()
+    dagster_keys, receiver_keys = secrets["jira-pipeline-env"], secrets["jira-receiver-env"]
+    jira_keys = sorted(key for key in dagster_keys if key.startswith("JIRA_"))
     markers = {key: f"m{index}" for index, key in enumerate(jira_keys)}
     read = {str(value) for value in vars(load_settings(markers)).values()}
     assert [key for key, marker in markers.items() if marker not in read] == []
-    assert keys - set(jira_keys) == set(env_references(load_yaml(K8S_DIR / "dagster.yaml")))
+    assert dagster_keys - set(jira_keys) == set(env_references(load_yaml(K8S_DIR / "dagster.yaml")))
     # prod.env for the cluster = the host's env file, minus what the manifests set themselves
-    host_keys = {
-        match.group(1)
-        for match in re.finditer(
-            r"^#?([A-Z][A-Z0-9_]*)=", (SYSTEMD_DIR / "jira-pipeline.env.example").read_text(),
-            re.MULTILINE,
-        )
-    }
-    assert host_keys - keys == {"JIRA_DATA_ROOT", "DAGSTER_HOME", "JIRA_DIST_DIR"}
-    assert keys <= host_keys
+    host_keys = env_file_keys("jira-pipeline.env.example")
+    assert host_keys - dagster_keys == {
+        "JIRA_DATA_ROOT", "DAGSTER_HOME", "JIRA_DIST_DIR", "JIRA_WEBHOOK_RETENTION_DAYS"}
+    assert dagster_keys <= host_keys
+    # The receiver: the signing secret and the site, no credential; Dagster: no signing secret
+    assert receiver_keys | {"JIRA_DATA_ROOT"} == env_file_keys("jira-receiver.env.example")
+    assert receiver_keys | {"JIRA_DATA_ROOT"} == RECEIVER_SETTINGS
+    assert "JIRA_WEBHOOK_SECRET" not in dagster_keys | host_keys
+    assert CREDENTIALS.issubset(dagster_keys) and CREDENTIALS.issubset(host_keys)
+
+
+def test_receiver_works_with_its_own_env_file_alone(tmp_path: Path) -> None:
+    """The three settings of receiver.env are enough: a signed delivery is stored and health
+    reports the receiver configured."""
+    env = {key: value for key, value in
+           dotenv_values(SYSTEMD_DIR / "jira-receiver.env.example").items() if value}
+    assert set(env) == RECEIVER_SETTINGS
+    app = create_app({**env, "JIRA_DATA_ROOT": str(tmp_path)})
+    client = app.test_client()
+    body = orjson.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "SUPPORT-1"}})
+    response = client.post("/webhooks/jira", data=body,
+                           headers=delivery_headers(body, env["JIRA_WEBHOOK_SECRET"]))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    health = client.get("/webhooks/jira/health").get_json()
+    assert health["configured"] is True and health["webhook_secret_set"] is True
 
 
 def test_run_pods_of_k8s_dagster_yaml_mount_the_receivers_volume(
@@ -425,18 +469,19 @@ def test_run_pods_of_k8s_dagster_yaml_mount_the_receivers_volume(
     receiver_objects = manifest_objects("receiver.yaml")
     receiver = only(receiver_objects, k8s.V1Deployment).spec.template.spec
     claim = only(manifest_objects("pvc.yaml"), k8s.V1PersistentVolumeClaim)
-    secret = only(manifest_objects("secret.example.yaml"), k8s.V1Secret)
+    secrets = manifest_objects("secret.example.yaml")
 
     run_pod, receiver_pod = pod_facts(job.spec.template.spec), pod_facts(receiver)
     assert run_pod["mounts"] == receiver_pod["mounts"] == {"/data": claim.metadata.name}
     assert run_pod["data_root"] == receiver_pod["data_root"] == "/data"
-    assert run_pod["secrets"] == receiver_pod["secrets"] == [secret.metadata.name]
+    assert run_pod["secrets"] == ["jira-pipeline-env"]
+    assert receiver_pod["secrets"] == ["jira-receiver-env"]
     assert run_pod["image"] == receiver_pod["image"] == documented_image()
     uid = dockerfile_user()
     assert (run_pod["uid"], run_pod["gid"], run_pod["fs_group"]) == (uid, uid, uid)
     assert (receiver_pod["uid"], receiver_pod["gid"], receiver_pod["fs_group"]) == (uid, uid, uid)
     assert run_pod["dagster_home"] == dockerfile_env()["DAGSTER_HOME"]
-    namespaces = {item.metadata.namespace for item in [*receiver_objects, claim, secret]}
+    namespaces = {item.metadata.namespace for item in [*receiver_objects, claim, *secrets]}
     assert namespaces == {namespace} == {helm_install()[1]}
 
 
@@ -463,7 +508,8 @@ def test_helm_values_render_the_same_instance_as_k8s_dagster_yaml(
     yaml_classes = configured_classes(yaml_ref)
 
     # Storage: the chart's Postgres is the one the Secret points the other pods to
-    secret = only(manifest_objects("secret.example.yaml"), k8s.V1Secret).string_data
+    [secret] = [item.string_data for item in manifest_objects("secret.example.yaml")
+                if item.metadata.name == "jira-pipeline-env"]
     postgres_db = rendered["run_storage"]["config"]["postgres_db"]
     assert (postgres_db["hostname"], str(postgres_db["port"]), postgres_db["db_name"],
             postgres_db["username"]) == (secret["DAGSTER_PG_HOST"], secret["DAGSTER_PG_PORT"],
@@ -499,7 +545,8 @@ def test_helm_values_render_the_same_instance_as_k8s_dagster_yaml(
 def test_helm_values_set_what_the_deploy_doc_says() -> None:
     values = load_yaml(K8S_DIR / "values.yaml")
     volume_name = only(manifest_objects("pvc.yaml"), k8s.V1PersistentVolumeClaim).metadata.name
-    secret_name = only(manifest_objects("secret.example.yaml"), k8s.V1Secret).metadata.name
+    secret_name = "jira-pipeline-env"
+    assert secret_name in secrets_by_name()
     [location] = values["dagster-user-deployments"]["deployments"]
 
     # The image built in step 1 runs the code location, which serves the project's definitions
@@ -530,10 +577,13 @@ def test_helm_values_set_what_the_deploy_doc_says() -> None:
         assert "envSecrets" not in values[pod]  # no Jira credentials where no Jira code runs
     assert location["envSecrets"] == launcher["envSecrets"] == [{"name": secret_name}]
     uid = dockerfile_user()
-    assert location["podSecurityContext"] == {"runAsUser": uid, "runAsGroup": uid, "fsGroup": uid}
+    assert {key: location["podSecurityContext"][key]
+            for key in ("runAsUser", "runAsGroup", "fsGroup")} == {
+        "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid}
 
     # The secrets created in step 2 are the ones the chart and the pods read
-    assert f"create secret generic {secret_name} --from-env-file" in DEPLOY_DOC
+    for name in secrets_by_name():
+        assert f"create secret generic {name} --from-env-file" in DEPLOY_DOC
     postgres_secret = values["global"]["postgresqlSecretName"]
     assert f"create secret generic {postgres_secret}" in DEPLOY_DOC
     assert "--from-literal=postgresql-password=" in DEPLOY_DOC
@@ -543,6 +593,297 @@ def test_helm_values_set_what_the_deploy_doc_says() -> None:
     # Every kubectl/helm command of the doc works in the namespace of the manifests
     namespaces = set(re.findall(r"\s-n (\S+)", DEPLOY_DOC))
     assert namespaces == {helm_install()[1]}
+
+
+# Pod security and NetworkPolicies ---------------------------------------------------------
+
+UNPRIVILEGED = {"non_root": True, "seccomp": "RuntimeDefault", "privilege_escalation": False,
+                "capabilities_dropped": ["ALL"]}
+
+
+def code_server_pod(values: dict[str, Any]) -> Any:
+    """The code-server pod spec the chart renders from a user deployment's values
+    (charts/dagster-user-deployments/templates/deployment-user.yaml)."""
+    [location] = values["dagster-user-deployments"]["deployments"]
+    return k8s_model(k8s.V1PodSpec, {
+        "automountServiceAccountToken": True,  # hard-coded by the chart
+        "securityContext": location["podSecurityContext"],
+        "volumes": location["volumes"],
+        "containers": [{"name": "dagster-user-deployments",
+                        "image": f"{location['image']['repository']}:{location['image']['tag']}",
+                        "securityContext": location["securityContext"],
+                        "volumeMounts": location["volumeMounts"],
+                        "envFrom": [{"secretRef": secret} for secret in location["envSecrets"]]}],
+    })
+
+
+def test_receiver_run_and_code_server_pods_run_unprivileged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = load_yaml(K8S_DIR / "values.yaml")
+    receiver = pod_facts(only(manifest_objects("receiver.yaml"), k8s.V1Deployment).spec.template.spec)
+    _, ref = instance_ref(load_yaml(K8S_DIR / "dagster.yaml"), tmp_path / "yaml", monkeypatch)
+    yaml_job, _ = run_worker_job(configured_classes(ref)["run_launcher_data"][1], None, tmp_path)
+    release, namespace = helm_install()
+    _, chart_ref = instance_ref(chart_instance_config(values, release, namespace),
+                                tmp_path / "chart", monkeypatch)
+    chart_job, _ = run_worker_job(configured_classes(chart_ref)["run_launcher_data"][1], None,
+                                  tmp_path)
+    pods = {"receiver": receiver, "run (dagster.yaml)": pod_facts(yaml_job.spec.template.spec),
+            "run (chart)": pod_facts(chart_job.spec.template.spec),
+            "code server": pod_facts(code_server_pod(values))}
+    uid = dockerfile_user()
+    for name, facts in pods.items():
+        assert {key: facts[key] for key in UNPRIVILEGED} == UNPRIVILEGED, name
+        assert (facts["uid"], facts["gid"], facts["fs_group"]) == (uid, uid, uid), name
+    # No Kubernetes API token where the API is never called; a read-only root where it works
+    assert receiver["service_account_token"] is False and receiver["read_only_root"] is True
+    assert pods["run (dagster.yaml)"]["service_account_token"] is False
+    assert pods["run (chart)"]["service_account_token"] is False
+    # The chart's own image runs the webserver and daemon: what holds whatever its user
+    for section in ("dagsterWebserver", "dagsterDaemon"):
+        assert values[section]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert values[section]["securityContext"]["allowPrivilegeEscalation"] is False
+    assert values["dagsterWebserver"]["enableReadOnly"] is True  # --read-only for viewing
+
+
+def selects(selector: Any, labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics (matchLabels and matchExpressions)."""
+    if selector is None:
+        return False
+    if any(labels.get(key) != value for key, value in (selector.match_labels or {}).items()):
+        return False
+    for expression in selector.match_expressions or []:
+        present, value = expression.key in labels, labels.get(expression.key)
+        if not {"In": present and value in (expression.values or []),
+                "NotIn": not present or value not in (expression.values or []),
+                "Exists": present, "DoesNotExist": not present}[expression.operator]:
+            return False
+    return True
+
+
+NAMESPACE_NAME = "kubernetes.io/metadata.name"  # the label every namespace carries
+
+
+def ingress_allowed(policies: list[Any], source: tuple[str, dict[str, str]],
+                    target: tuple[str, dict[str, str]], port: int) -> bool:
+    """Whether ``source`` (namespace, pod labels) may connect to ``target`` on ``port``:
+    allowed when no Ingress policy selects the target, else when a rule of one does."""
+    (source_ns, source_labels), (target_ns, target_labels) = source, target
+    selecting = [policy for policy in policies if policy.metadata.namespace == target_ns
+                 and "Ingress" in policy.spec.policy_types
+                 and selects(policy.spec.pod_selector, target_labels)]
+    if not selecting:
+        return True
+
+    def peer_matches(peer: Any) -> bool:
+        if peer.namespace_selector is None:
+            namespace_ok = source_ns == target_ns
+        else:
+            namespace_ok = selects(peer.namespace_selector, {NAMESPACE_NAME: source_ns})
+        pods_ok = peer.pod_selector is None or selects(peer.pod_selector, source_labels)
+        return namespace_ok and pods_ok
+
+    return any(
+        any(peer_matches(peer) for peer in rule._from or [])
+        and any(item.port == port for item in rule.ports or [])
+        for policy in selecting for rule in policy.spec.ingress or []
+    )
+
+
+def test_network_policies_let_only_who_needs_it_connect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policies = manifest_objects("networkpolicies.yaml")
+    values = load_yaml(K8S_DIR / "values.yaml")
+    release, namespace = helm_install()
+    assert {policy.metadata.namespace for policy in policies} == {namespace}
+    deployment = only(manifest_objects("receiver.yaml"), k8s.V1Deployment)
+    [location] = values["dagster-user-deployments"]["deployments"]
+    chart = {"app.kubernetes.io/name": "dagster", "app.kubernetes.io/instance": release}
+    _, ref = instance_ref(load_yaml(K8S_DIR / "dagster.yaml"), tmp_path, monkeypatch)
+    job, _ = run_worker_job(configured_classes(ref)["run_launcher_data"][1], None, tmp_path)
+    pods = {  # the labels each pod carries: our manifest, the chart's templates, dagster-k8s
+        "receiver": deployment.spec.template.metadata.labels,
+        "webserver": {**chart, "component": "dagster-webserver"},
+        "read-only webserver": {**chart, "component": "dagster-webserver-read-only"},
+        "daemon": {**chart, "component": "dagster-daemon", "deployment": "daemon"},
+        "code server": {**chart, "component": "user-deployments", "deployment": location["name"]},
+        "run": job.spec.template.metadata.labels,
+    }
+    assert pods["run"]["app.kubernetes.io/component"] == "run_worker"
+    ingress_controller = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+    monitoring = ("monitoring", {"app": "prometheus"})
+    neighbour = ("other-team", {"app": "anything"})
+    ports = {"receiver": deployment.spec.template.spec.containers[0].ports[0].container_port,
+             "webserver": values["dagsterWebserver"]["service"]["port"],
+             "read-only webserver": values["dagsterWebserver"]["service"]["port"],
+             "code server": location["port"], "daemon": 3030, "run": 3030}
+    sources = {"ingress controller": ingress_controller, "monitoring": monitoring,
+               "neighbour": neighbour, **{name: (namespace, labels) for name, labels in pods.items()}}
+    allowed = {
+        (source, target)
+        for source, origin in sources.items() for target in pods
+        if source != target
+        and ingress_allowed(policies, origin, (namespace, pods[target]), ports[target])
+    }
+    assert allowed == {
+        ("ingress controller", "receiver"), ("monitoring", "receiver"),
+        ("ingress controller", "webserver"), ("ingress controller", "read-only webserver"),
+        ("daemon", "code server"), ("webserver", "code server"),
+        ("read-only webserver", "code server"),
+    }
+    # Even an allowed peer reaches only the serving port
+    assert not ingress_allowed(policies, ingress_controller, (namespace, pods["receiver"]), 9090)
+    # The receiver opens no connection at all
+    [egress] = [policy for policy in policies if "Egress" in policy.spec.policy_types]
+    assert selects(egress.spec.pod_selector, pods["receiver"]) and egress.spec.egress == []
+    assert not any(selects(egress.spec.pod_selector, labels)
+                   for name, labels in pods.items() if name != "receiver")
+
+
+# nginx: the reverse proxy of the one-machine install ----------------------------------------
+
+NGINX_CONF = DEPLOY / "nginx" / "jira-pipeline.conf"
+SITE = "jira-pipeline.example.com"
+
+
+def nginx_tokens(text: str) -> Iterator[str]:
+    """nginx's tokenizer: words, quoted strings (\" \\ unescaped, other escapes kept as
+    written, as nginx keeps them), ``{`` ``}`` ``;``, comments to the end of the line."""
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char.isspace():
+            position += 1
+        elif char == "#":
+            position = text.find("\n", position) + 1 or len(text)
+        elif char in "{};":
+            yield char
+            position += 1
+        elif char in "\"'":
+            value, position = [], position + 1
+            while text[position] != char:
+                if text[position] == "\\" and text[position + 1] in (char, "\\"):
+                    position += 1
+                value.append(text[position])
+                position += 1
+            position += 1
+            yield "".join(value)
+        else:
+            match = re.compile(r"[^\s{};]+").match(text, position)
+            assert match
+            yield match.group()
+            position = match.end()
+
+
+def nginx_blocks(tokens: Iterator[str]) -> list[tuple[list[str], list | None]]:
+    """Directives as (words, children or None) down to the closing brace."""
+    directives, words = [], []
+    for token in tokens:
+        if token == ";":
+            directives.append((words, None))
+            words = []
+        elif token == "{":
+            directives.append((words, nginx_blocks(tokens)))
+            words = []
+        elif token == "}":
+            return directives
+        else:
+            words.append(token)
+    return directives
+
+
+def nginx_config() -> list[tuple[list[str], list | None]]:
+    return nginx_blocks(nginx_tokens(NGINX_CONF.read_text()))
+
+
+def tls_location(config: list, path: str) -> list:
+    [server] = [children for words, children in config
+                if words == ["server"] and any(w[:2] == ["listen", "443"] for w, _ in children)]
+    [location] = [children for words, children in server
+                  if words[0] == "location" and words[-1] == path]
+    return location
+
+
+def map_value(config: list, variable: str, request: dict[str, str]) -> str:
+    """The value nginx's ``map`` gives ``variable`` for ``request`` (a dict of nginx
+    variables without ``$``): exact keys, then regexes in order (``~``, ``~*`` caseless;
+    Python's ``re`` reads these PCRE patterns alike), else ``default``."""
+    [(source, entries)] = [(words[1], children) for words, children in config
+                           if words[0] == "map" and words[2] == f"${variable}"]
+    text = re.sub(r"\$(\w+)", lambda m: map_value(config, m.group(1), request)
+                  if m.group(1).startswith("dagster_") else request.get(m.group(1), ""), source)
+    table = {words[0]: words[1] for words, _ in entries}
+    if text in table and not text.startswith("~"):
+        return table[text]
+    for key, value in table.items():
+        if key.startswith("~"):
+            flags, pattern = (re.IGNORECASE, key[2:]) if key.startswith("~*") else (0, key[1:])
+            if re.search(pattern, text, flags):
+                return value
+    return table["default"]
+
+
+def dagster_request(method: str = "POST", uri: str = "/dagster/graphql", args: str = "",
+                    content_type: str = "application/json", origin: str = "",
+                    upgrade: str = "") -> dict[str, str]:
+    return {"request_method": method, "uri": uri, "args": args, "content_type": content_type,
+            "http_origin": origin, "http_upgrade": upgrade, "scheme": "https", "host": SITE}
+
+
+# (request, refused?) — what the UI sends passes; what a foreign page can make a browser
+# send with the operator's cached password is refused (reproduced in issue 14, item 3)
+DAGSTER_REQUESTS = [
+    (dagster_request(), False),
+    (dagster_request(origin=f"https://{SITE}"), False),
+    (dagster_request(content_type="application/json; charset=utf-8"), False),
+    (dagster_request("GET", "/dagster/runs", content_type=""), False),
+    (dagster_request("GET", content_type=""), False),  # GraphiQL page, no query
+    (dagster_request("GET", args="", content_type="", upgrade="websocket",
+                     origin=f"https://{SITE}"), False),
+    (dagster_request(origin="https://evil.example"), True),
+    (dagster_request(origin="null"), True),
+    (dagster_request(origin=f"https://{SITE}.evil.example"), True),
+    (dagster_request(content_type="application/x-www-form-urlencoded",
+                     args="query=mutation%7BlaunchRun%7D"), True),
+    (dagster_request(content_type="text/plain; x=application/json"), True),
+    (dagster_request(content_type="multipart/form-data; boundary=x"), True),
+    (dagster_request("GET", args="query=mutation%7BlaunchRun%7D", content_type=""), True),
+    (dagster_request("GET", "/dagster/runs", content_type="", origin="https://evil.example"),
+     True),
+    (dagster_request("GET", content_type="", upgrade="websocket", origin="https://evil.example"),
+     True),
+    (dagster_request(uri="/dagster/report_asset_materialization/x", content_type="text/plain"),
+     True),
+]
+
+
+@pytest.mark.parametrize(("request_vars", "refused"), DAGSTER_REQUESTS)
+def test_nginx_refuses_cross_site_dagster_requests(request_vars: dict[str, str],
+                                                   refused: bool) -> None:
+    config = nginx_config()
+    http_maps = {words[2] for words, _ in config if words[0] == "map"}
+    assert "$dagster_refused" in http_maps
+    location = tls_location(config, "/dagster/")
+    # The refusal comes first in the location, before auth and the proxying
+    [refusal] = [(words, children) for words, children in location if words[0] == "if"]
+    assert refusal == (["if", "($dagster_refused)"], [(["return", "403"], None)])
+    assert (["limit_except", "GET", "POST"], [(["deny", "all"], None)]) in location
+    assert map_value(config, "dagster_refused", request_vars) == ("1" if refused else "0")
+
+
+def test_nginx_publishes_only_the_webhook_and_keeps_health_for_monitoring() -> None:
+    config = nginx_config()
+    health = tls_location(config, "/webhooks/jira/health")
+    access = [words for words, _ in health if words[0] in ("allow", "deny")]
+    assert access[-1] == ["deny", "all"]
+    allowed = [words[1] for words in access[:-1]]
+    assert {"127.0.0.1", "::1"} <= set(allowed)
+    assert all(address in ("127.0.0.1", "::1") or address.endswith("/32") for address in allowed)
+    assert (["return", "404"], None) in tls_location(config, "/webhooks/")
+    assert (["limit_except", "POST"], [(["deny", "all"], None)]) in tls_location(
+        config, "/webhooks/jira")
 
 
 # Image ------------------------------------------------------------------------------------
@@ -642,39 +983,218 @@ def test_systemd_units_run_commands_that_accept_their_arguments() -> None:
     assert "location /dagster/" in (DEPLOY / "nginx" / "jira-pipeline.conf").read_text()
 
 
-def test_systemd_units_may_write_where_the_env_file_points() -> None:
+def env_file_values(name: str) -> dict[str, str]:
+    """Settings of an example env file, the commented optional ones too."""
+    text = (SYSTEMD_DIR / name).read_text()
+    return dict(re.findall(r"^#?([A-Z][A-Z0-9_]*)=(.*)$", text, re.MULTILINE))
+
+
+def unit_paths(unit: Path, key: str) -> list[Path]:
+    return [Path(path) for line in unit_directives(unit).get(key, []) for path in line.split()]
+
+
+# Where Dagster keeps its SQLite storage and logs under DAGSTER_HOME (found by running it)
+DAGSTER_HOME_WRITES = ("history", "schedules", "storage", "logs", ".logs_queue")
+ENV_FILE_OF_UNIT = {
+    "jira-receiver": "jira-receiver.env.example",
+    "dagster-daemon": "jira-pipeline.env.example",
+    "dagster-webserver": "jira-pipeline.env.example",
+}
+
+
+def test_systemd_units_may_write_where_the_env_file_points_and_nowhere_else() -> None:
     """ProtectSystem=strict makes everything else read-only: a data root outside
     ReadWritePaths is a receiver that answers 503 to every delivery. Optional (commented)
-    settings count too: they are what an operator uncomments."""
-    env = {
-        match.group(1): match.group(2)
-        for match in re.finditer(
-            r"^#?([A-Z][A-Z0-9_]*)=(.*)$",
-            (SYSTEMD_DIR / "jira-pipeline.env.example").read_text(),
-            re.MULTILINE,
-        )
+    settings count too: they are what an operator uncomments. DAGSTER_HOME itself and
+    dagster.yaml are not writable by any unit (a run launcher of one's choice is code run
+    as the service user), only the folders Dagster writes its storage into."""
+    env = env_file_values("jira-pipeline.env.example")
+    receiver_env = env_file_values("jira-receiver.env.example")
+    home = Path(env["DAGSTER_HOME"])
+    storage = [home / folder for folder in DAGSTER_HOME_WRITES]
+    expected = {
+        "jira-receiver": [Path(receiver_env["JIRA_DATA_ROOT"])],
+        "dagster-daemon": [Path(env["JIRA_DATA_ROOT"]), Path(env["JIRA_DIST_DIR"]), *storage],
+        "dagster-webserver": storage,
     }
-    writable_by_unit = {
-        unit.stem: [Path(path) for path in unit_directives(unit)["ReadWritePaths"]]
-        for unit in UNITS
-    }
-    needs = {
-        "jira-receiver": ["JIRA_DATA_ROOT"],
-        "dagster-daemon": ["JIRA_DATA_ROOT", "DAGSTER_HOME", "JIRA_DIST_DIR"],  # runs too
-        "dagster-webserver": ["DAGSTER_HOME"],
-    }
-    for unit, names in needs.items():
-        for name in names:
-            path = Path(env[name])
-            assert any(path.is_relative_to(writable) for writable in writable_by_unit[unit]), (
-                unit, name,
-            )
+    assert receiver_env["JIRA_DATA_ROOT"] == env["JIRA_DATA_ROOT"]
+    for unit in UNITS:
+        writable = unit_paths(unit, "ReadWritePaths")
+        assert sorted(writable) == sorted(expected[unit.stem]), unit.stem
+        assert not any(home.is_relative_to(path) for path in writable), unit.stem
 
 
-def test_env_file_means_the_same_to_systemd_dotenv_and_the_shell(tmp_path: Path) -> None:
+def test_systemd_units_get_only_their_own_secrets() -> None:
+    users = {}
+    for unit in UNITS:
+        directives = unit_directives(unit)
+        [env_file] = directives["EnvironmentFile"]
+        assert Path(env_file).name == {"jira-receiver.env.example": "receiver.env",
+                                       "jira-pipeline.env.example": "env"}[ENV_FILE_OF_UNIT[unit.stem]]
+        assert "Environment" not in directives  # settings only from the env file
+        users[unit.stem] = (directives["User"], directives["Group"])
+    assert set(env_file_values("jira-receiver.env.example")) == RECEIVER_SETTINGS
+    assert "JIRA_WEBHOOK_SECRET" not in env_file_values("jira-pipeline.env.example")
+    # Its own user: the receiver cannot read the Dagster processes' environment
+    assert users == {"jira-receiver": (["jira-receiver"], ["jira"]),
+                     "dagster-daemon": (["jira"], ["jira"]),
+                     "dagster-webserver": (["jira"], ["jira"])}
+
+
+SANDBOX = {
+    "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+    "PrivateTmp": "yes", "PrivateDevices": "yes", "ProtectProc": "invisible",
+    "SystemCallFilter": "@system-service", "SystemCallArchitectures": "native",
+    "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes", "RestrictNamespaces": "yes",
+    "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes", "ProtectControlGroups": "yes",
+}
+
+
+def test_systemd_units_are_sandboxed_and_firewalled() -> None:
+    for unit in UNITS:
+        directives = unit_directives(unit)
+        assert {key: directives.get(key, [None])[-1] for key in SANDBOX} == SANDBOX, unit.stem
+    firewall = {unit.stem: (unit_directives(unit).get("IPAddressDeny"),
+                            unit_directives(unit).get("IPAddressAllow")) for unit in UNITS}
+    # The receiver and the webserver talk to loopback only; the daemon's runs call Jira
+    # Cloud, whose addresses IPAddressAllow= cannot name (the unit explains the choice)
+    assert firewall == {"jira-receiver": (["any"], ["localhost"]),
+                        "dagster-webserver": (["any"], ["localhost"]),
+                        "dagster-daemon": (None, None)}
+    daemon_text = (SYSTEMD_DIR / "dagster-daemon.service").read_text()
+    assert "No IPAddressDeny=" in daemon_text and "names" in daemon_text
+    [exec_start] = unit_directives(SYSTEMD_DIR / "jira-receiver.service")["ExecStart"]
+    assert build_parser().parse_args(shlex.split(exec_start)[1:]).host == "127.0.0.1"
+    umasks = {unit.stem: unit_directives(unit)["UMask"] for unit in UNITS}
+    assert umasks == {"jira-receiver": ["0007"], "dagster-daemon": ["0027"],
+                      "dagster-webserver": ["0027"]}
+
+
+def test_system_call_filter_allows_what_the_receiver_store_calls() -> None:
+    """@system-service (as systemd on this machine expands it) holds every system call the
+    delivery store makes: unnamed files, links, flock, fsync."""
+    result = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    groups: dict[str, set[str]] = {}
+    current = ""
+    for line in result.stdout.splitlines():
+        if line.startswith("@"):
+            current = line.strip()
+            groups[current] = set()
+        elif line.strip() and not line.strip().startswith("#") and current:
+            groups[current].add(line.strip())
+
+    def expand(name: str) -> set[str]:
+        return set().union(*(expand(i) if i.startswith("@") else {i} for i in groups[name]))
+
+    allowed = expand("@system-service")
+    assert {"openat", "linkat", "link", "flock", "fsync", "fchmod", "renameat2", "unlinkat",
+            "fstat", "pread64", "getdents64", "utimensat", "mkdirat", "fork", "clone3",
+            "accept4", "epoll_wait"} <= allowed
+
+
+# Install script: users, groups, owners and modes -----------------------------------------
+
+INSTALL = SYSTEMD_DIR / "install.sh"
+
+
+def install_plan() -> tuple[list[list[str]], dict[str, tuple[str, str, str]]]:
+    """The commands of ``DRY_RUN=1 install.sh`` and, per path, its final (owner, group, mode)."""
+    result = subprocess.run(["bash", str(INSTALL)], env={"DRY_RUN": "1", "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=30, check=True)
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    state: dict[str, tuple[str, str, str]] = {}
+    for command in commands:
+        if command[0] == "install":
+            options, paths, args = {}, [], iter(command[1:])
+            for arg in args:
+                if arg in ("-o", "-g", "-m", "-t"):
+                    options[arg] = next(args)
+                elif arg != "-d":
+                    paths.append(arg)
+            owner = (options.get("-o", "root"), options.get("-g", "root"), options["-m"])
+            if "-d" in command:
+                state.update(dict.fromkeys(paths, owner))
+            elif "-t" not in options:
+                state[paths[-1]] = owner
+        elif command[0] == "chown":
+            owner, group = command[1].split(":")
+            state[command[2]] = (owner, group, state[command[2]][2])
+        elif command[0] == "chmod" and command[1] != "-R":
+            state[command[2]] = (*state[command[2]][:2], command[1])
+    return commands, state
+
+
+def may(state: dict[str, tuple[str, str, str]], user: str, groups: set[str], path: str,
+        access: str) -> bool:
+    """Whether ``user`` in ``groups`` has ``access`` (r, w, x) on ``path`` and search on
+    each folder above it that the plan sets (others: as on a fresh system, 0755 root)."""
+    def allows(item: str, bit: str) -> bool:
+        owner, group, mode = state.get(item, ("root", "root", "0755"))
+        if user == "root":
+            return True
+        digits = int(mode, 8)
+        shift = 6 if user == owner else 3 if group in groups else 0
+        return bool(digits >> shift & {"r": 4, "w": 2, "x": 1}[bit])
+    parents = [str(parent) for parent in reversed(Path(path).parents)]
+    return all(allows(parent, "x") for parent in parents) and all(
+        allows(path, bit) for bit in access)
+
+
+def test_install_script_gives_each_user_only_what_it_needs() -> None:
+    assert subprocess.run(["bash", "-n", str(INSTALL)], timeout=10).returncode == 0
+    commands, state = install_plan()
+    env = env_file_values("jira-pipeline.env.example")
+    data, dist, home = env["JIRA_DATA_ROOT"], env["JIRA_DIST_DIR"], env["DAGSTER_HOME"]
+    env_files = ["/etc/jira-pipeline/env", "/etc/jira-pipeline/receiver.env"]
+    for unit in UNITS:
+        assert unit_directives(unit)["EnvironmentFile"][0] in env_files
+
+    # Users: two service users in group jira; analysts only ever in jira-readers
+    users = {command[-1]: command for command in commands if command[0] == "useradd"}
+    assert {name: command[command.index("--gid") + 1] for name, command in users.items()} == {
+        "jira": "jira", "jira-receiver": "jira"}
+    assert not any("--groups" in command or command[0] in ("usermod", "gpasswd")
+                   for command in commands)
+    assert {command[-1] for command in commands if command[0] == "groupadd"} == {
+        "jira", "jira-readers"}
+
+    assert state[data] == ("jira", "jira", "2770")
+    assert state[dist] == ("jira", "jira-readers", "2750")  # setgid: copies take the group
+    assert state[home] == ("root", "jira", "0750")
+    assert state[f"{home}/dagster.yaml"] == ("root", "jira", "0640")
+    assert {state[f"{home}/{folder}"] for folder in DAGSTER_HOME_WRITES} == {("jira", "jira", "0750")}
+    for path in env_files:
+        assert state[path] == ("root", "root", "0600")  # systemd reads them as root
+    receiver_folders = [f"{data}/raw/jira/{name}" for name in
+                        ("inbox", "webhook_events", "state", "state/webhook_ids")]
+    assert {state[path] for path in receiver_folders} == {("jira", "jira", "2770")}
+
+    analyst, dagster, receiver = ("alice", {"alice", "jira-readers"}), ("jira", {"jira"}), (
+        "jira-receiver", {"jira"})
+    # Analysts read the published copy, and nothing else of the pipeline
+    assert may(state, *analyst, dist, "rx")
+    assert not may(state, *analyst, dist, "w")
+    for path in (data, home, f"{home}/dagster.yaml", *env_files):
+        assert not may(state, *analyst, path, "r"), path
+    # Neither service user can change Dagster's instance config or read any env file
+    for user in (dagster, receiver):
+        assert not may(state, *user, home, "w")
+        assert not may(state, *user, f"{home}/dagster.yaml", "w")
+        assert not any(may(state, *user, path, "r") for path in env_files)
+    assert may(state, *dagster, f"{home}/dagster.yaml", "r")
+    assert all(may(state, *dagster, f"{home}/{folder}", "rwx") for folder in DAGSTER_HOME_WRITES)
+    # Both services write the receiver's folders (the receiver stores, Dagster archives/prunes)
+    for path in receiver_folders:
+        assert may(state, *receiver, path, "rwx") and may(state, *dagster, path, "rwx")
+    assert "deploy/systemd/install.sh" in DEPLOY_DOC
+
+
+@pytest.mark.parametrize("name", ["jira-pipeline.env.example", "jira-receiver.env.example"])
+def test_env_file_means_the_same_to_systemd_dotenv_and_the_shell(name: str) -> None:
     """docs/deploy.md sources it with `set -a; . /etc/jira-pipeline/env` before `dagster
     instance migrate`; an unquoted value with spaces would run as a command there."""
-    env_file = SYSTEMD_DIR / "jira-pipeline.env.example"
+    env_file = SYSTEMD_DIR / name
     assert "set -a; . /etc/jira-pipeline/env; set +a" in DEPLOY_DOC
     expected = dotenv_values(env_file)
     script = f'set -a; . "{env_file}"; set +a; env -0'

@@ -194,7 +194,7 @@ def test_attachments_stream_to_disk_and_hostile_names_stay_inside(
         assert result.path.parent == folder
         expected = hashlib.sha256(sim.attachment_bytes(attachment["id"])).hexdigest()
         assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256 == expected
-        assert result.path.stat().st_mode & 0o777 == 0o660
+        assert result.path.stat().st_mode & 0o777 == 0o640
     everything = sorted(p for p in data_root.root.rglob("*") if p.is_file())
     assert all(folder in p.parents for p in everything)
     before = server.request_count

@@ -47,7 +47,7 @@ def test_save_then_load_round_trips_with_overlays(data_root: DataRoot) -> None:
     assert stored["_remote_links"] == links
     assert stored["_sla"] == sla
     assert stored["_fetched_at"].endswith("+00:00")
-    assert result.path.stat().st_mode & 0o777 == 0o660
+    assert result.path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in result.path.parent.iterdir()] == ["SUPPORT-1.json"]
 
 

@@ -52,7 +52,7 @@ def test_atomic_write_replaces_and_sets_group_mode(tmp_path: Path) -> None:
     atomic_write_bytes(target, b"one")
     atomic_write_bytes(target, b"two")
     assert target.read_bytes() == b"two"
-    assert target.stat().st_mode & 0o777 == 0o660
+    assert target.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in target.parent.iterdir()] == ["file.json"]
 
 

@@ -50,7 +50,7 @@ import orjson
 
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.atomic import NewFile, atomic_create_bytes, new_file
-from jira_pipeline.storage.inbox import PendingEvent, is_queued, new_event_id
+from jira_pipeline.storage.inbox import PendingEvent, is_queued, marker_event_id, new_event_id
 from jira_pipeline.storage.safe_paths import safe_join_under_str
 from webhook_receiver.payload import Delivery
 
@@ -193,14 +193,3 @@ def delivery_record(
     already parsed as a JSON value, so splicing it in keeps the document valid JSON)."""
     delivery = orjson.dumps({"duplicate_of": duplicate_of, "headers": headers})
     return b"".join((orjson.dumps(event)[:-1], b",", delivery[1:-1], b',"body":', body, b"}"))
-
-
-def marker_event_id(content: bytes) -> str | None:
-    """The event id a marker names: a delivery record or pending event (JSON), or the bare
-    id of older markers."""
-    if content.startswith(b"{"):
-        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-            event_id = orjson.loads(content).get("event_id")
-            return event_id if isinstance(event_id, str) and event_id else None
-        return None
-    return content.decode("ascii", "replace").strip() or None

@@ -19,6 +19,7 @@ from dagster import (
     op,
 )
 
+from jira_pipeline.config import load_settings
 from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
 from jira_pipeline.defs.resources import (
     DataRootResource,
@@ -33,6 +34,7 @@ from jira_pipeline.orchestration.month_run import describe_failures
 from jira_pipeline.orchestration.reconcile import reconcile
 from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
 from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.storage.webhook_retention import prune_webhook_copies
 
 MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")
 
@@ -155,3 +157,23 @@ def jira_reconcile_job() -> None:
 @job(executor_def=in_process_executor, description="Remove issues deleted without a webhook.")
 def jira_deletion_sweep_job() -> None:
     sweep_deletions_and_upsert()
+
+
+@op(description="Remove the receiver's copies of signed deliveries older than "
+                "JIRA_WEBHOOK_RETENTION_DAYS (default 30); pending events are kept.")
+def prune_webhook_copies_op(context: OpExecutionContext, data: DataRootResource) -> Output:
+    days = load_settings().webhook_retention_days  # the deployment's setting, not run config
+    summary = prune_webhook_copies(data.root(), days)
+    context.log.info(f"webhook retention ({days} days): {summary.line()}")
+    if summary.skipped:
+        raise Failure(f"folders outside the data root were skipped: {summary.skipped}")
+    return Output(summary.removed, metadata={
+        "retention_days": days, "audit_copies_removed": summary.audit_copies,
+        "archived_events_removed": summary.archived_events,
+        "markers_removed": summary.markers, "kept_pending": summary.kept_pending,
+    })
+
+
+@job(executor_def=in_process_executor, description="Daily retention of signed webhook bodies.")
+def jira_webhook_retention_job() -> None:
+    prune_webhook_copies_op()

@@ -1,4 +1,4 @@
-"""The three maintenance schedules, running by default (UTC)."""
+"""The maintenance schedules, running by default (UTC)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from jira_pipeline.defs.jobs import (
     jira_deletion_sweep_job,
     jira_reconcile_job,
     jira_sla_poll_job,
+    jira_webhook_retention_job,
 )
 
 jira_sla_poll = ScheduleDefinition(
@@ -37,4 +38,14 @@ jira_deletion_sweep = ScheduleDefinition(
     description="Daily: tombstone issues deleted in Jira whose webhook was lost.",
 )
 
-schedules = [jira_sla_poll, jira_reconcile, jira_deletion_sweep]
+jira_webhook_retention = ScheduleDefinition(
+    name="jira_webhook_retention",
+    job=jira_webhook_retention_job,
+    cron_schedule="41 4 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily: remove audit copies, archived events and dedup markers older than "
+    "JIRA_WEBHOOK_RETENTION_DAYS; they hold replayable signed bodies.",
+)
+
+schedules = [jira_sla_poll, jira_reconcile, jira_deletion_sweep, jira_webhook_retention]

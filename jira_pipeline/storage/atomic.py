@@ -19,7 +19,11 @@ from typing import Any
 
 import orjson
 
-FILE_MODE = 0o660  # group-readable/writable so shared-group ACLs keep working
+# Owner read-write, group read-only, others nothing, whatever the umask: the service group
+# (receiver + Dagster) reads what the other wrote; files are replaced, never rewritten in
+# place, so no one but the owner needs write. Readers see JIRA_DIST_DIR through its
+# setgid group (docs/deploy.md).
+FILE_MODE = 0o640
 # Unnamed files need Linux's O_TMPFILE and /proc to link them; elsewhere a hidden temp
 # name stands in
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0) if os.path.isdir("/proc/self/fd") else 0

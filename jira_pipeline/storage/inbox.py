@@ -8,6 +8,7 @@ answering 202; the sensor reads it; it is moved to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -148,3 +149,14 @@ def archive_pending(root: DataRoot, event_ids: list[str] | set[str]) -> int:
     if moved:
         fsync_dir(root.inbox_dir)
     return moved
+
+
+def marker_event_id(content: bytes) -> str | None:
+    """The event id a marker names: a delivery record or pending event (JSON), or the bare
+    id of older markers."""
+    if content.startswith(b"{"):
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            event_id = orjson.loads(content).get("event_id")
+            return event_id if isinstance(event_id, str) and event_id else None
+        return None
+    return content.decode("ascii", "replace").strip() or None
