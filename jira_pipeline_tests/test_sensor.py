@@ -76,8 +76,8 @@ def inbox(data_root):
 def test_one_run_request_per_month_with_its_keys_and_stable_run_keys(instance, inbox):
     result, _ = evaluate(instance, inbox)
     requests = {r.partition_key: r for r in result.run_requests}
-    assert sorted(requests) == ["2024-03-01", "2024-04-01"]
-    config = requests["2024-03-01"].run_config["ops"]["jira_month"]["config"]
+    assert sorted(requests) == ["2024-03", "2024-04"]
+    config = requests["2024-03"].run_config["ops"]["jira_month"]["config"]
     assert config == {"issue_keys": ["ENG-5", "SUP-1"], "event_ids": ["e1", "e3"]}
     again, _ = evaluate(instance, inbox)  # same inbox, fresh cursor: same run keys
     assert sorted(r.run_key for r in again.run_requests) == sorted(
@@ -104,14 +104,14 @@ def test_archived_only_after_success_and_failed_events_requested_again(
     result, cursor = evaluate(instance, inbox, cursor)
     assert pending_ids(inbox) == ["e2", "e4"]  # March's events archived, April's kept
     (next_march,) = result.run_requests  # e4 goes now; April backs off
-    assert next_march.partition_key == "2024-03-01"
+    assert next_march.partition_key == "2024-03"
     assert next_march.run_config["ops"]["jira_month"]["config"]["event_ids"] == ["e4"]
     assert list((inbox.inbox_dir / "archive").glob("*/e1.json"))
 
     clock[0] += retry_delay(1)
     result, cursor = evaluate(instance, inbox, cursor)
     (retry,) = result.run_requests
-    assert retry.partition_key == "2024-04-01" and retry.run_key != april.run_key
+    assert retry.partition_key == "2024-04" and retry.run_key != april.run_key
     finish(instance, retry.run_key, DagsterRunStatus.SUCCESS)
     finish(instance, next_march.run_key, DagsterRunStatus.SUCCESS)
     clock[0] += 5
@@ -161,7 +161,7 @@ def test_events_without_created_are_placed_through_jira(instance, data_root):
     for request in result.run_requests:
         config = request.run_config["ops"]["jira_month"]["config"]
         for issue_key in config["issue_keys"]:
-            placed[issue_key] = (request.partition_key[:7], config["event_ids"])
+            placed[issue_key] = (request.partition_key, config["event_ids"])
     for issue_key in (key, other):  # each in the month of its `created`
         assert placed[issue_key][0] == month_of(created[issue_key])
     assert "c1" in placed[key][1] and "l1" in placed[key][1] and "l1" in placed[other][1]
@@ -180,5 +180,5 @@ def test_burst_in_a_month_is_requested_once_it_has_ended(instance, data_root, mo
     monkeypatch.setattr(sensors, "clock", lambda: at_receipt + BURST_QUIET_SECONDS)
     quiet, _ = evaluate(instance, data_root, cursor)
     (request,) = quiet.run_requests
-    assert request.partition_key == "2024-03-01"
+    assert request.partition_key == "2024-03"
     assert len(request.run_config["ops"]["jira_month"]["config"]["event_ids"]) == BURST_MIN_EVENTS

@@ -57,7 +57,6 @@ def test_events_grouped_by_month_of_payload_created():
     assert sorted(plan.batches) == ["2024-03", "2024-04"]
     assert plan.batches["2024-04"].issue_keys == ("SUP-1",)
     assert plan.batches["2024-04"].event_ids == ("e1", "e3")
-    assert plan.batches["2024-03"].partition_key == "2024-03-01"
     assert not plan.no_op_event_ids and not plan.unplaced_event_ids
 
 

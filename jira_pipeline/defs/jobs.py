@@ -18,7 +18,7 @@ from dagster import (
     op,
 )
 
-from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
+from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.resources import (
     DataRootResource,
     JiraResource,
@@ -63,7 +63,7 @@ def _table_materializations(report: TablesReport, source: str) -> Iterator[Asset
         for table in TABLES:
             yield AssetMaterialization(
                 asset_key=f"jira_{table}",
-                partition=partition_of_month(month),
+                partition=month,
                 metadata={**report.table_metadata(table, month), "source": source},
             )
 
