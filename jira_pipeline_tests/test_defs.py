@@ -84,3 +84,11 @@ def test_cli_validation(tmp_path, command, success):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert success in result.stdout + result.stderr
+
+
+def test_run_retries_start_the_month_over_as_the_instance_config_says():
+    """dagster.yaml's run_retries comment promises a retry from the start (ALL_STEPS)."""
+    job = defs.resolve_job_def("jira_month_job")
+    assert job.tags["dagster/retry_strategy"] == "ALL_STEPS"
+    text = COMMITTED_DAGSTER_YAML.read_text()
+    assert "retry_strategy=ALL_STEPS" in text and "from the failed step" not in text
