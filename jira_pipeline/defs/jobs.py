@@ -12,12 +12,14 @@ from dagster import (
     Failure,
     OpExecutionContext,
     Output,
+    RunConfig,
     define_asset_job,
     in_process_executor,
     job,
     op,
 )
 
+from jira_pipeline.defs.assets import MonthRunConfig, jira_month
 from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.resources import (
     DataRootResource,
@@ -46,15 +48,11 @@ jira_month_job = define_asset_job(
 )
 
 
-def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> dict:
-    """Run config handing a month run its issue keys (and the events, for the record)."""
-    return {
-        "ops": {
-            "jira_month": {
-                "config": {"issue_keys": list(issue_keys), "event_ids": list(event_ids)}
-            }
-        }
-    }
+def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> RunConfig:
+    """Run config handing a month run its issue keys (and the events, for the record),
+    typed by the asset's own config class, so a renamed field fails here, not at launch."""
+    config = MonthRunConfig(issue_keys=list(issue_keys), event_ids=list(event_ids))
+    return RunConfig(ops={jira_month.op.name: config})
 
 
 def _table_materializations(report: TablesReport, source: str) -> Iterator[AssetMaterialization]:
