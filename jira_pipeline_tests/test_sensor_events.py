@@ -21,14 +21,13 @@ from jira_pipeline.storage.inbox import PendingEvent
 from jira_pipeline.storage.raw_store import save_issue
 
 
-def event(event_id, key=None, *, ids=(), created=None, deleted=False):
+def event(event_id, key=None, *, ids=(), created=None):
     return PendingEvent(
         event_id=event_id,
         received_at="2026-01-01T00:00:00.000000+00:00",
         event_type="jira_issue_updated",
         issue_key=key,
         issue_ids=tuple(ids),
-        deleted=deleted,
         created=created,
     )
 

@@ -85,7 +85,6 @@ class DeliveryStore:
         # Plain strings, built once: pathlib's parsing showed in per-delivery profiles
         self._inbox_dir = str(root.inbox_dir)
         self._events_dir = str(root.webhook_events_dir)
-        self._events_rel = root.webhook_events_dir.relative_to(root.root).as_posix()
         self._markers_dir = str(self.markers_dir)
 
     def store(self, delivery: Delivery, body: bytes, headers: Mapping[str, str]) -> StoredDelivery:
@@ -132,9 +131,7 @@ class DeliveryStore:
             event_type=delivery.event_type,
             issue_key=delivery.issue_key,
             issue_ids=delivery.issue_ids,
-            deleted=delivery.deleted,
             created=delivery.created,
-            audit_file=f"{self._events_rel}/{event_id}.json",  # the name store() audits under
         )
 
     def marker_path(self, identifier: str) -> Path:

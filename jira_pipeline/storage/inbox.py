@@ -34,9 +34,7 @@ class PendingEvent:
     event_type: str  # sanitised webhookEvent label
     issue_key: str | None = None
     issue_ids: tuple[str, ...] = field(default_factory=tuple)
-    deleted: bool = False
     created: str | None = None  # the issue's `created`, when the body had it
-    audit_file: str | None = None  # path of the delivery, relative to the data root
 
     def __post_init__(self) -> None:
         if self.issue_key is not None and not is_valid_issue_key(self.issue_key):
