@@ -87,9 +87,16 @@ class DeliveryStore:
         self._events_dir = str(root.webhook_events_dir)
         self._markers_dir = str(self.markers_dir)
 
-    def store(self, delivery: Delivery, body: bytes, headers: Mapping[str, str]) -> StoredDelivery:
-        """Audit ``body`` and queue ``delivery`` unless its identifier was queued before."""
-        received = datetime.now(UTC)
+    def store(
+        self,
+        delivery: Delivery,
+        body: bytes,
+        headers: Mapping[str, str],
+        received: datetime | None = None,
+    ) -> StoredDelivery:
+        """Audit ``body`` and queue ``delivery`` unless its identifier was queued before.
+        ``received`` defaults to now (tests pass a fixed receipt time)."""
+        received = received or datetime.now(UTC)
         event_id = new_event_id(received, delivery.event_type)
         kept_headers = audited_headers(headers)
         identifier = kept_headers.get(IDENTIFIER_HEADER)
