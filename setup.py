@@ -3,7 +3,7 @@
 The ``.py`` files stay the only source: Cython compiles them unchanged (annotations are not
 used as C types, so the semantics are Python's), and where Cython or a C compiler is
 missing, or ``JIRA_PIPELINE_PURE_PYTHON`` is set, they simply run as Python. Compiled,
-a 20,000-issue rebuild takes ~15% less CPU (``python -m benchmarks transform``).
+a 20,000-issue rebuild takes ~20% less CPU (``python -m benchmarks transform``).
 
 ``make compile`` (run by ``make test``/``bench``/``demo``) rebuilds in place what changed;
 ``jira_pipeline.compiled`` runs the ``.py`` of a compiled module older than its source. A
