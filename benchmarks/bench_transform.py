@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from jira_pipeline.compiled import compiled_modules
+from jira_pipeline.compiled import compiled_modules, stale_modules
 from jira_pipeline.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.raw_store import save_field_list
@@ -194,7 +194,7 @@ def main() -> str:
         f"{raw_bytes / BATCH_ISSUES / 1024:.1f} KiB per raw file incl. renderedFields and "
         f"changelog; generated in {generated_s:.0f} s). Load average during the run: "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs. Modules compiled by Cython "
-        f"(setup.py): {len(compiled_modules()) or 'none, pure Python'}.",
+        f"(setup.py), fresh: {len(set(compiled_modules()) - set(stale_modules())) or 'none, pure Python'}.",
         "",
         "Wall times are the best of "
         f"{REPEATS} interleaved runs (floor: of {len(floors)}). The target compares wall "

@@ -1,5 +1,5 @@
 """Jira Cloud → raw JSON store → six monthly Parquet tables; see README.md."""
 
-from jira_pipeline.compiled import check_compiled
+from jira_pipeline.compiled import install_finder
 
-check_compiled()
+install_finder()  # a compiled module older than its .py is passed over: the .py runs

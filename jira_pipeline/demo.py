@@ -166,9 +166,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"webhook receiver: {receiver_url}/webhooks/jira (gunicorn)", flush=True)
             print("starting Dagster (UI + daemon)…", flush=True)
             wait_http_ok(f"{ui_url}/server_info", timeout=180, process=dagster)
-            backfill_id = launch_backfill(
-                ui_url, [f"{m}-01" for m in months], "demo: every simulated month"
-            )
+            backfill_id = launch_backfill(ui_url, months, "demo: every simulated month")
             _print_banner(ui_url, backfill_id, data_root, logs)
             _stream_webhooks(f"{receiver_url}/webhooks/jira", secret, jira, args.rate, args.seed)
         except KeyboardInterrupt:

@@ -15,12 +15,15 @@ pytest_plugins = [
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from jira_pipeline.compiled import compiled_modules
+    from jira_pipeline.compiled import compiled_modules, stale_modules
     from jira_pipeline_tests.fixtures.common import SHARED_SAMPLES
 
     compiled = sorted(compiled_modules())
+    stale = stale_modules()
     modules = (f"compiled modules: {', '.join(compiled)}" if compiled
                else "compiled modules: none (pure Python; `make compile` builds them)")
+    if stale:
+        modules += f"; edited since compiled, run as .py: {', '.join(stale)}"
     if SHARED_SAMPLES.is_dir():
         return [modules, f"shared Jira samples: {SHARED_SAMPLES} (conformance suite runs)"]
     return [modules, f"shared Jira samples: {SHARED_SAMPLES} absent -> conformance suite skipped"]

@@ -51,7 +51,7 @@ def materialization(result, asset: str) -> dict:
 def run(root, server, instance, config=None):
     return materialize(
         month_assets,
-        partition_key=f"{MONTH}-01",
+        partition_key=MONTH,
         resources=resources_for(server.env(), root),
         instance=instance,
         run_config=config,

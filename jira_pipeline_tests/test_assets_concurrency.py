@@ -32,10 +32,10 @@ def test_committed_instance_queues_a_second_run_of_the_same_month(tmp_path):
         queue = instance.get_concurrency_config().run_queue_config
         assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
         assert 1 <= queue.max_concurrent_runs <= 4  # a 2-core machine
-    running = partition_run("2024-03-01", DagsterRunStatus.STARTED)
+    running = partition_run("2024-03", DagsterRunStatus.STARTED)
     counter = TagConcurrencyLimitsCounter(queue.tag_concurrency_limits, [running])
-    assert counter.is_blocked(partition_run("2024-03-01", DagsterRunStatus.NOT_STARTED))
-    assert not counter.is_blocked(partition_run("2024-04-01", DagsterRunStatus.NOT_STARTED))
+    assert counter.is_blocked(partition_run("2024-03", DagsterRunStatus.NOT_STARTED))
+    assert not counter.is_blocked(partition_run("2024-04", DagsterRunStatus.NOT_STARTED))
 
 
 def test_overlapping_runs_of_one_month_lose_no_update(tmp_path):
@@ -52,7 +52,7 @@ def test_overlapping_runs_of_one_month_lose_no_update(tmp_path):
         def webhook_run(key: str) -> bool:
             with DagsterInstance.ephemeral() as instance:
                 return materialize(
-                    month_assets, partition_key=f"{month}-01", instance=instance,
+                    month_assets, partition_key=month, instance=instance,
                     resources=resources_for(env, root),
                     run_config=month_run_config([key], [f"evt-{key}"]),
                 ).success

@@ -26,7 +26,7 @@ from jira_pipeline.storage import DataRoot
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow
 from jira_pipeline_tests.fixtures.chaos import ChaosScale
 from jira_pipeline_tests.fixtures.receiver import receiver_config, running_receiver
-from jira_pipeline_tests.test_receiver_property import (
+from jira_pipeline_tests.fixtures.receiver_inputs import (
     bodies,
     files_outside,
     header_text,

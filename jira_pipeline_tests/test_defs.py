@@ -11,8 +11,9 @@ from dagster import AssetKey, DefaultSensorStatus
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from jira_pipeline.definitions import defs
+from jira_pipeline.defs.partitions import START_MONTH
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
-from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.storage.paths import TABLES, check_month
 
 MONTH_ASSETS = [
     "jira_raw_issues",
@@ -41,7 +42,9 @@ def test_definitions_load_with_lineage_groups_kinds_and_partitions():
     assert specs["jira_issues"].kinds == {"parquet", "duckdb"}
     assert specs["jira_issues"].group_name == "jira_tables"
     partitions = graph.get(AssetKey("jira_issues")).partitions_def
-    assert partitions.get_first_partition_key().endswith("-01")
+    # keyed by month, as the month files are: the UI lists 2024-01, not 2024-01-01
+    assert partitions.get_first_partition_key() == START_MONTH
+    assert all(check_month(key) == key for key in partitions.get_partition_keys())
 
 
 def test_sensor_schedules_and_checks_are_registered():
@@ -82,3 +85,11 @@ def test_cli_validation(tmp_path, command, success):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert success in result.stdout + result.stderr
+
+
+def test_run_retries_start_the_month_over_as_the_instance_config_says():
+    """dagster.yaml's run_retries comment promises a retry from the start (ALL_STEPS)."""
+    job = defs.resolve_job_def("jira_month_job")
+    assert job.tags["dagster/retry_strategy"] == "ALL_STEPS"
+    text = COMMITTED_DAGSTER_YAML.read_text()
+    assert "retry_strategy=ALL_STEPS" in text and "from the failed step" not in text

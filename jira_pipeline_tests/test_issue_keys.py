@@ -82,7 +82,7 @@ def test_an_invalid_key_in_search_results_is_skipped_and_reported(make_simulator
     month = month_of(site.issue_json(site.keys()[0], fields=["created"])["fields"]["created"])
     resources = resources_for(server.env(), data_root, jql="project in (SUPPORT, ENG)")
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(month_assets, partition_key=f"{month}-01", resources=resources,
+        result = materialize(month_assets, partition_key=month, resources=resources,
                              instance=instance)
         assert result.success
         (raw,) = [m for m in result.asset_materializations_for_node("jira_month")

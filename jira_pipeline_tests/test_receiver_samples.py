@@ -31,7 +31,6 @@ def assert_queued_as_jira_sent_it(client: ReceiverClient, sample: dict[str, Any]
     assert response.status_code == 202, response.get_json()
     [(_, event)] = list_pending(client.data_root)
     assert (event.issue_key, event.issue_ids) == expected_target(sample)
-    assert event.deleted is (sample["webhookEvent"] == "jira:issue_deleted")
     fields = (sample.get("issue") or {}).get("fields") or {}
     assert event.created == fields.get("created")
     [audit] = json_files(client.data_root.webhook_events_dir)
@@ -45,15 +44,15 @@ def test_shared_webhook_sample_is_accepted(receiver_client: ReceiverClient, name
 
 
 @pytest.mark.parametrize(
-    ("name", "key", "ids", "deleted", "created"),
+    ("name", "key", "ids", "created"),
     [
-        ("issue-created.json", "SUPPORT-22", (), False, "2019-08-27T12:43:24.193-0700"),
-        ("issue-updated-custom-field.json", "TES-14", (), False, "2019-07-17T17:59:42.002-0700"),
-        ("issue-deleted.json", "IDT-19", (), True, "2019-06-30T22:13:46.091+0000"),
-        ("comment-created.json", "SB-1", (), False, None),
-        ("attachment-created.json", "BUG-15", (), False, None),
-        ("issuelink-created.json", None, ("18074", "25877"), False, None),
-        ("issuelink-deleted.json", None, ("10040", "10041"), False, None),
+        ("issue-created.json", "SUPPORT-22", (), "2019-08-27T12:43:24.193-0700"),
+        ("issue-updated-custom-field.json", "TES-14", (), "2019-07-17T17:59:42.002-0700"),
+        ("issue-deleted.json", "IDT-19", (), "2019-06-30T22:13:46.091+0000"),
+        ("comment-created.json", "SB-1", (), None),
+        ("attachment-created.json", "BUG-15", (), None),
+        ("issuelink-created.json", None, ("18074", "25877"), None),
+        ("issuelink-deleted.json", None, ("10040", "10041"), None),
     ],
 )
 def test_in_project_webhook_shape_is_accepted(
@@ -61,15 +60,9 @@ def test_in_project_webhook_shape_is_accepted(
     name: str,
     key: str | None,
     ids: tuple[str, ...],
-    deleted: bool,
     created: str | None,
 ) -> None:
     sample = json.loads((FIXTURES / name).read_text())
     assert_queued_as_jira_sent_it(receiver_client, sample)
     [(_, event)] = list_pending(receiver_client.data_root)
-    assert (event.issue_key, event.issue_ids, event.deleted, event.created) == (
-        key,
-        ids,
-        deleted,
-        created,
-    )
+    assert (event.issue_key, event.issue_ids, event.created) == (key, ids, created)

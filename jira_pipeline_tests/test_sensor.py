@@ -23,7 +23,8 @@ from jira_pipeline.orchestration.event_ledger import (
 )
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
-from jira_pipeline.storage.inbox import PendingEvent, list_pending, write_pending
+from jira_pipeline.storage.inbox import list_pending
+from jira_pipeline_tests.fixtures.inbox import queue_event
 
 
 @pytest.fixture
@@ -32,13 +33,16 @@ def instance():
         yield instance
 
 
-def put(root, event_id, key, created):
-    write_pending(
-        root,
-        PendingEvent(
-            event_id, "2026-01-01T00:00:00+00:00", "jira_issue_updated", key, created=created
-        ),
-    )
+class Named(dict):
+    """Event ids the receiver's writer chose, by the names the tests give them."""
+
+    def names(self, event_ids):
+        by_id = {event_id: name for name, event_id in self.items()}
+        return sorted(by_id[event_id] for event_id in event_ids)
+
+
+def put(root, named, name, key, created):
+    named[name] = queue_event(root, key, created=created).event_id
 
 
 def evaluate(instance, root, cursor=None):
@@ -62,24 +66,30 @@ def finish(instance, run_key, status):
     )
 
 
-def pending_ids(root):
-    return sorted(event.event_id for _, event in list_pending(root))
+def pending_ids(root, named):
+    return named.names(event.event_id for _, event in list_pending(root))
 
 
 @pytest.fixture
-def inbox(data_root):
-    put(data_root, "e1", "SUP-1", "2024-03-02T10:00:00.000+0000")
-    put(data_root, "e2", "SUP-2", "2024-04-02T10:00:00.000+0000")
-    put(data_root, "e3", "ENG-5", "2024-03-20T10:00:00.000+0000")
+def named():
+    return Named()
+
+
+@pytest.fixture
+def inbox(data_root, named):
+    put(data_root, named, "e1", "SUP-1", "2024-03-02T10:00:00.000+0000")
+    put(data_root, named, "e2", "SUP-2", "2024-04-02T10:00:00.000+0000")
+    put(data_root, named, "e3", "ENG-5", "2024-03-20T10:00:00.000+0000")
     return data_root
 
 
-def test_one_run_request_per_month_with_its_keys_and_stable_run_keys(instance, inbox):
+def test_one_run_request_per_month_with_its_keys_and_stable_run_keys(instance, inbox, named):
     result, _ = evaluate(instance, inbox)
     requests = {r.partition_key: r for r in result.run_requests}
-    assert sorted(requests) == ["2024-03-01", "2024-04-01"]
-    config = requests["2024-03-01"].run_config["ops"]["jira_month"]["config"]
-    assert config == {"issue_keys": ["ENG-5", "SUP-1"], "event_ids": ["e1", "e3"]}
+    assert sorted(requests) == ["2024-03", "2024-04"]
+    config = requests["2024-03"].run_config["ops"]["jira_month"]["config"]
+    assert config["issue_keys"] == ["ENG-5", "SUP-1"]
+    assert named.names(config["event_ids"]) == ["e1", "e3"]
     again, _ = evaluate(instance, inbox)  # same inbox, fresh cursor: same run keys
     assert sorted(r.run_key for r in again.run_requests) == sorted(
         r.run_key for r in result.run_requests
@@ -87,40 +97,40 @@ def test_one_run_request_per_month_with_its_keys_and_stable_run_keys(instance, i
 
 
 def test_archived_only_after_success_and_failed_events_requested_again(
-    instance, inbox, monkeypatch
+    instance, inbox, named, monkeypatch
 ):
     clock = [1000.0]
     monkeypatch.setattr(sensors, "clock", lambda: clock[0])
     result, cursor = evaluate(instance, inbox)
     march, april = sorted(result.run_requests, key=lambda r: r.partition_key)
 
-    put(inbox, "e4", "SUP-9", "2024-03-25T10:00:00.000+0000")  # arrives while March runs
+    put(inbox, named, "e4", "SUP-9", "2024-03-25T10:00:00.000+0000")  # arrives while March runs
     clock[0] += 5
     result, cursor = evaluate(instance, inbox, cursor)
-    assert result.run_requests == [] and pending_ids(inbox) == ["e1", "e2", "e3", "e4"]
+    assert result.run_requests == [] and pending_ids(inbox, named) == ["e1", "e2", "e3", "e4"]
 
     finish(instance, march.run_key, DagsterRunStatus.SUCCESS)
     finish(instance, april.run_key, DagsterRunStatus.FAILURE)
     clock[0] += 5
     result, cursor = evaluate(instance, inbox, cursor)
-    assert pending_ids(inbox) == ["e2", "e4"]  # March's events archived, April's kept
+    assert pending_ids(inbox, named) == ["e2", "e4"]  # March's events archived, April's kept
     (next_march,) = result.run_requests  # e4 goes now; April backs off
-    assert next_march.partition_key == "2024-03-01"
-    assert next_march.run_config["ops"]["jira_month"]["config"]["event_ids"] == ["e4"]
-    assert list((inbox.inbox_dir / "archive").glob("*/e1.json"))
+    assert next_march.partition_key == "2024-03"
+    assert next_march.run_config["ops"]["jira_month"]["config"]["event_ids"] == [named["e4"]]
+    assert list((inbox.inbox_dir / "archive").glob(f"*/{named['e1']}.json"))
 
     clock[0] += retry_delay(1)
     result, cursor = evaluate(instance, inbox, cursor)
     (retry,) = result.run_requests
-    assert retry.partition_key == "2024-04-01" and retry.run_key != april.run_key
+    assert retry.partition_key == "2024-04" and retry.run_key != april.run_key
     finish(instance, retry.run_key, DagsterRunStatus.SUCCESS)
     finish(instance, next_march.run_key, DagsterRunStatus.SUCCESS)
     clock[0] += 5
     result, cursor = evaluate(instance, inbox, cursor)
-    assert result.run_requests == [] and pending_ids(inbox) == []
+    assert result.run_requests == [] and pending_ids(inbox, named) == []
 
 
-def test_run_awaiting_automatic_retry_is_not_failed_yet(instance, inbox):
+def test_run_awaiting_automatic_retry_is_not_failed_yet(instance, inbox, named):
     result, cursor = evaluate(instance, inbox)
     for request in result.run_requests:
         instance.add_run(
@@ -134,22 +144,19 @@ def test_run_awaiting_automatic_retry_is_not_failed_yet(instance, inbox):
     result, cursor = evaluate(instance, inbox, cursor)
     assert result.run_requests == []  # the retry daemon owns them for now
     assert "retries" in cursor and '"retries":{}' in cursor
-    assert pending_ids(inbox) == ["e1", "e2", "e3"]
+    assert pending_ids(inbox, named) == ["e1", "e2", "e3"]
 
 
-def test_events_without_created_are_placed_through_jira(instance, data_root):
+def test_events_without_created_are_placed_through_jira(instance, data_root, named):
     """A comment event for an issue not stored yet, and a link event naming ids only: the
     sensor asks the (simulated) Jira over HTTP for the month and the keys."""
     jira = SimulatedJira(seed=8, issues=20, start_month="2024-06", months=2)
     key, other = jira.keys()[0], jira.keys()[1]
     created = {k: jira.issue_json(k, fields=["created"])["fields"]["created"] for k in (key, other)}
     ids = [jira.issue_json(k, fields=["key"])["id"] for k in (key, other)]
-    write_pending(data_root, PendingEvent("c1", "2026-01-01T00:00:00+00:00", "comment_created",
-                                          key))
-    write_pending(data_root, PendingEvent("l1", "2026-01-01T00:00:00+00:00",
-                                          "issuelink_created", issue_ids=tuple(ids)))
-    write_pending(data_root, PendingEvent("gone", "2026-01-01T00:00:00+00:00",
-                                          "comment_created", "SUPPORT-999"))
+    named["c1"] = queue_event(data_root, key, webhook_event="comment_created").event_id
+    named["l1"] = queue_event(data_root, ids=tuple(ids)).event_id
+    named["gone"] = queue_event(data_root, "SUPPORT-999", webhook_event="comment_created").event_id
     with SimulatorServer(jira) as server:
         env = server.env()
         settings = load_settings({**env, "JIRA_DATA_ROOT": str(data_root.root)})
@@ -161,24 +168,24 @@ def test_events_without_created_are_placed_through_jira(instance, data_root):
     for request in result.run_requests:
         config = request.run_config["ops"]["jira_month"]["config"]
         for issue_key in config["issue_keys"]:
-            placed[issue_key] = (request.partition_key[:7], config["event_ids"])
+            placed[issue_key] = (request.partition_key, named.names(config["event_ids"]))
     for issue_key in (key, other):  # each in the month of its `created`
         assert placed[issue_key][0] == month_of(created[issue_key])
     assert "c1" in placed[key][1] and "l1" in placed[key][1] and "l1" in placed[other][1]
-    assert pending_ids(data_root) == ["c1", "l1"]  # the deleted issue's event: nothing to do
+    assert pending_ids(data_root, named) == ["c1", "l1"]  # the deleted issue's event: nothing to do
 
 
 def test_burst_in_a_month_is_requested_once_it_has_ended(instance, data_root, monkeypatch):
     received = "2026-01-01T00:00:00.000000+00:00"  # the receiver's format
     at_receipt = datetime.fromisoformat(received).timestamp()
     for n in range(BURST_MIN_EVENTS):
-        write_pending(data_root, PendingEvent(f"b{n:02}", received, "jira_issue_updated",
-                                              f"SUP-{n + 1}", created="2024-03-02T10:00:00.000+0000"))
+        queue_event(data_root, f"SUP-{n + 1}", created="2024-03-02T10:00:00.000+0000",
+                    received=datetime.fromisoformat(received))
     monkeypatch.setattr(sensors, "clock", lambda: at_receipt + 0.5)
     pouring, cursor = evaluate(instance, data_root)
     assert pouring.run_requests == []
     monkeypatch.setattr(sensors, "clock", lambda: at_receipt + BURST_QUIET_SECONDS)
     quiet, _ = evaluate(instance, data_root, cursor)
     (request,) = quiet.run_requests
-    assert request.partition_key == "2024-03-01"
+    assert request.partition_key == "2024-03"
     assert len(request.run_config["ops"]["jira_month"]["config"]["event_ids"]) == BURST_MIN_EVENTS

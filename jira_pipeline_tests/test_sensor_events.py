@@ -21,14 +21,13 @@ from jira_pipeline.storage.inbox import PendingEvent
 from jira_pipeline.storage.raw_store import save_issue
 
 
-def event(event_id, key=None, *, ids=(), created=None, deleted=False):
+def event(event_id, key=None, *, ids=(), created=None):
     return PendingEvent(
         event_id=event_id,
         received_at="2026-01-01T00:00:00.000000+00:00",
         event_type="jira_issue_updated",
         issue_key=key,
         issue_ids=tuple(ids),
-        deleted=deleted,
         created=created,
     )
 
@@ -57,7 +56,6 @@ def test_events_grouped_by_month_of_payload_created():
     assert sorted(plan.batches) == ["2024-03", "2024-04"]
     assert plan.batches["2024-04"].issue_keys == ("SUP-1",)
     assert plan.batches["2024-04"].event_ids == ("e1", "e3")
-    assert plan.batches["2024-03"].partition_key == "2024-03-01"
     assert not plan.no_op_event_ids and not plan.unplaced_event_ids
 
 

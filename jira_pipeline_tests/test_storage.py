@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,9 @@ import pytest
 from jira_pipeline.jira.dates import format_jira_datetime, month_of, parse_jira_datetime
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.storage.atomic import atomic_path
-from jira_pipeline.storage.inbox import (
-    PendingEvent,
-    archive_pending,
-    list_pending,
-    new_event_id,
-    write_pending,
-)
+from jira_pipeline.storage.inbox import PendingEvent, archive_pending, list_pending
 from jira_pipeline.storage.paths import check_month
+from jira_pipeline_tests.fixtures.inbox import queue_event
 
 
 @pytest.mark.parametrize(
@@ -67,14 +63,17 @@ def test_atomic_path_keeps_old_file_when_the_writer_fails(tmp_path: Path) -> Non
 
 
 def test_inbox_round_trip_and_archive(data_root: DataRoot) -> None:
-    event = PendingEvent(
-        event_id=new_event_id(label="jira_issue_updated"),
+    received = datetime(2024, 1, 1, tzinfo=UTC)
+    event = queue_event(data_root, "SUPPORT-1", created="2023-12-31T23:00:00.000-0200",
+                        received=received)
+    assert event == PendingEvent(
+        event_id=event.event_id,
         received_at="2024-01-01T00:00:00.000000+00:00",
         event_type="jira_issue_updated",
         issue_key="SUPPORT-1",
         created="2023-12-31T23:00:00.000-0200",
     )
-    write_pending(data_root, event)
+    assert event.event_id.startswith("20240101T000000000000Z_jira_issue_updated_")
     (data_root.inbox_dir / "garbage.json").write_bytes(b"{not json")
     [(path, loaded)] = list_pending(data_root)
     assert loaded == event and path.name == event.file_name
@@ -84,13 +83,10 @@ def test_inbox_round_trip_and_archive(data_root: DataRoot) -> None:
 
 
 def test_list_pending_reads_only_the_oldest_up_to_its_limit(data_root: DataRoot) -> None:
-    events = [
-        PendingEvent(f"2024010{n}T000000000000Z_e_0", "2024-01-01T00:00:00+00:00", "e",
-                     issue_key=f"SUPPORT-{n}")
-        for n in range(1, 6)
-    ]
-    for event in reversed(events):
-        write_pending(data_root, event)
+    days = [datetime(2024, 1, n, tzinfo=UTC) for n in range(1, 6)]
+    events = sorted((queue_event(data_root, f"SUPPORT-{n}", received=day)
+                     for n, day in reversed(list(enumerate(days, 1)))),
+                    key=lambda event: event.received_at)
     # unreadable and oldest: skipped, and not counted against the limit
     (data_root.inbox_dir / "20240100T000000000000Z_broken.json").write_bytes(b"{not json")
     assert [e for _, e in list_pending(data_root, 3)] == events[:3]

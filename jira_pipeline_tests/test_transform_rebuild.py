@@ -15,12 +15,12 @@ from jira_pipeline.jira.dates import month_of
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.rows import created_month
-from jira_pipeline_tests.fixtures.transform_data import variant, write_field_list, write_raw
-
-
-def parquet_bytes(root: DataRoot) -> dict[str, bytes]:
-    return {str(p.relative_to(root.parquet)): p.read_bytes()
-            for p in sorted(root.parquet.glob("*/*.parquet"))}
+from jira_pipeline_tests.fixtures.transform_data import (
+    parquet_bytes,
+    variant,
+    write_field_list,
+    write_raw,
+)
 
 
 def test_worker_processes_write_the_files_one_process_writes(data_root: DataRoot):

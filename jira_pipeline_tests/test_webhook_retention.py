@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from jira_pipeline.cli import main
+from jira_pipeline.config import load_settings
 from jira_pipeline.defs.jobs import jira_webhook_retention_job
-from jira_pipeline.defs.resources import DataRootResource
+from jira_pipeline.defs.resources import resources_from_settings
 from jira_pipeline.storage.inbox import archive_pending, list_pending
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.webhook_retention import prune_webhook_copies
@@ -142,13 +143,13 @@ def test_command_uses_the_setting_and_the_flag(data_root, deliveries, monkeypatc
         main(["prune-webhooks"])
 
 
-def test_daily_dagster_job_prunes_with_the_deployment_setting(
-    data_root, deliveries, monkeypatch
-) -> None:
+def test_daily_dagster_job_prunes_with_the_deployment_setting(data_root, deliveries) -> None:
     store, events = deliveries
-    monkeypatch.setenv("JIRA_WEBHOOK_RETENTION_DAYS", "30")
+    settings = load_settings(
+        {"JIRA_DATA_ROOT": str(data_root.root), "JIRA_WEBHOOK_RETENTION_DAYS": "30"}
+    )
     result = jira_webhook_retention_job.execute_in_process(
-        resources={"data": DataRootResource(data_root=str(data_root.root))})
+        resources=resources_from_settings(settings))
     assert result.success
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = output.event_specific_data.metadata

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from jira_pipeline.cli_args import positive_int
 from webhook_receiver.server import DEFAULT_THREADS, DEFAULT_WORKERS, serve
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,11 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--port", type=int, default=8000, help="TCP port, 0 for any free one (default: %(default)s)"
     )
     parser.add_argument(
-        "--workers", type=_positive_int, default=DEFAULT_WORKERS,
+        "--workers", type=positive_int, default=DEFAULT_WORKERS,
         help="worker processes, one per core (default: %(default)s)",
     )
     parser.add_argument(
-        "--threads", type=_positive_int, default=DEFAULT_THREADS,
+        "--threads", type=positive_int, default=DEFAULT_THREADS,
         help="threads per worker, overlapping fsync waits (default: %(default)s)",
     )
     parser.set_defaults(func=run_receiver)

@@ -1,5 +1,5 @@
-"""What a verified delivery names: the issue (key, or ids for issue-link events), whether it
-was deleted, and its ``created`` time. Everything here is attacker-shaped input until it
+"""What a verified delivery names: the issue (key, or ids for issue-link events) and its
+``created`` time (a deletion needs no flag: the run finds the issue gone in Jira). Everything here is attacker-shaped input until it
 passes the shared validators; nothing unvalidated leaves this module."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from jira_pipeline.jira.dates import parse_jira_datetime
 from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
 
 EVENT_LABEL_MAX = 64
-DELETED_EVENT = "jira:issue_deleted"
 DEBUG_REFRESH_EVENT = "debug_refresh"
 _UNSAFE_LABEL_RUN = re.compile(r"[^A-Za-z0-9_-]+")
 _LINK_ID_FIELDS = ("sourceIssueId", "destinationIssueId")
@@ -31,7 +30,6 @@ class Delivery:
     event_type: str  # sanitised webhookEvent label
     issue_key: str | None = None
     issue_ids: tuple[str, ...] = ()
-    deleted: bool = False
     created: str | None = None
 
     def log_fields(self) -> dict[str, Any]:
@@ -61,7 +59,6 @@ def parse_delivery(body: bytes) -> Delivery:
         return Delivery(
             event_type=event_label(webhook_event),
             issue_key=key,
-            deleted=webhook_event == DELETED_EVENT,
             created=_created(issue.get("fields")),
         )
     return Delivery(event_type=event_label(webhook_event), issue_ids=_link_issue_ids(payload))

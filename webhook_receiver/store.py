@@ -85,12 +85,18 @@ class DeliveryStore:
         # Plain strings, built once: pathlib's parsing showed in per-delivery profiles
         self._inbox_dir = str(root.inbox_dir)
         self._events_dir = str(root.webhook_events_dir)
-        self._events_rel = root.webhook_events_dir.relative_to(root.root).as_posix()
         self._markers_dir = str(self.markers_dir)
 
-    def store(self, delivery: Delivery, body: bytes, headers: Mapping[str, str]) -> StoredDelivery:
-        """Audit ``body`` and queue ``delivery`` unless its identifier was queued before."""
-        received = datetime.now(UTC)
+    def store(
+        self,
+        delivery: Delivery,
+        body: bytes,
+        headers: Mapping[str, str],
+        received: datetime | None = None,
+    ) -> StoredDelivery:
+        """Audit ``body`` and queue ``delivery`` unless its identifier was queued before.
+        ``received`` defaults to now (tests pass a fixed receipt time)."""
+        received = received or datetime.now(UTC)
         event_id = new_event_id(received, delivery.event_type)
         kept_headers = audited_headers(headers)
         identifier = kept_headers.get(IDENTIFIER_HEADER)
@@ -132,9 +138,7 @@ class DeliveryStore:
             event_type=delivery.event_type,
             issue_key=delivery.issue_key,
             issue_ids=delivery.issue_ids,
-            deleted=delivery.deleted,
             created=delivery.created,
-            audit_file=f"{self._events_rel}/{event_id}.json",  # the name store() audits under
         )
 
     def marker_path(self, identifier: str) -> Path:

@@ -30,7 +30,7 @@ from dagster import (
 from pydantic import Field
 
 from jira_pipeline.defs.checks import blocking_failures, evaluate_month_checks, month_check_specs
-from jira_pipeline.defs.partitions import month_of_partition, monthly_partitions
+from jira_pipeline.defs.partitions import monthly_partitions
 from jira_pipeline.defs.resources import (
     DataRootResource,
     JiraResource,
@@ -44,7 +44,7 @@ from jira_pipeline.orchestration.month_run import (
     sync_month_attachments,
 )
 from jira_pipeline.orchestration.table_writes import write_month_tables
-from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.storage.paths import TABLES, check_month
 
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
 RAW_GROUP = "jira_raw"
@@ -131,7 +131,7 @@ def jira_month(
     data: ResourceParam[DataRootResource],
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     root = data.root()
-    month = month_of_partition(context.partition_key)
+    month = check_month(context.partition_key)
     with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         scope, fetched, report = fetch_month_issues(
             month, config.issue_keys, client, root, scope_jql=data.jql

@@ -13,14 +13,15 @@ from dagster import (
     OpExecutionContext,
     Output,
     ResourceParam,
+    RunConfig,
     define_asset_job,
     in_process_executor,
     job,
     op,
 )
 
-from jira_pipeline.config import load_settings
-from jira_pipeline.defs.partitions import is_partition_month, partition_of_month
+from jira_pipeline.defs.assets import MonthRunConfig, jira_month
+from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.resources import (
     DataRootResource,
     JiraResource,
@@ -49,15 +50,11 @@ jira_month_job = define_asset_job(
 )
 
 
-def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> dict:
-    """Run config handing a month run its issue keys (and the events, for the record)."""
-    return {
-        "ops": {
-            "jira_month": {
-                "config": {"issue_keys": list(issue_keys), "event_ids": list(event_ids)}
-            }
-        }
-    }
+def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> RunConfig:
+    """Run config handing a month run its issue keys (and the events, for the record),
+    typed by the asset's own config class, so a renamed field fails here, not at launch."""
+    config = MonthRunConfig(issue_keys=list(issue_keys), event_ids=list(event_ids))
+    return RunConfig(ops={jira_month.op.name: config})
 
 
 def _table_materializations(report: TablesReport, source: str) -> Iterator[AssetMaterialization]:
@@ -66,7 +63,7 @@ def _table_materializations(report: TablesReport, source: str) -> Iterator[Asset
         for table in TABLES:
             yield AssetMaterialization(
                 asset_key=f"jira_{table}",
-                partition=partition_of_month(month),
+                partition=month,
                 metadata={**report.table_metadata(table, month), "source": source},
             )
 
@@ -161,8 +158,10 @@ def jira_deletion_sweep_job() -> None:
 
 @op(description="Remove the receiver's copies of signed deliveries older than "
                 "JIRA_WEBHOOK_RETENTION_DAYS (default 30); pending events are kept.")
-def prune_webhook_copies_op(context: OpExecutionContext, data: DataRootResource) -> Output:
-    days = load_settings().webhook_retention_days  # the deployment's setting, not run config
+def prune_webhook_copies_op(
+    context: OpExecutionContext, data: ResourceParam[DataRootResource]
+) -> Output:
+    days = data.webhook_retention_days
     summary = prune_webhook_copies(data.root(), days)
     context.log.info(f"webhook retention ({days} days): {summary.line()}")
     if summary.skipped:

@@ -60,6 +60,11 @@ class DataRootResource:
         """``JIRA_JQL``: scope of whole-month runs and reconcile."""
         return self._settings.jql
 
+    @property
+    def webhook_retention_days(self) -> int:
+        """``JIRA_WEBHOOK_RETENTION_DAYS``: how long signed webhook bodies are kept."""
+        return self._settings.webhook_retention_days
+
 
 def _without_config(resource: object) -> ResourceDefinition:
     """``resource`` behind an empty config schema: a run config that names any field for it

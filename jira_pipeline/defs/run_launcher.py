@@ -24,10 +24,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import DefaultRunLauncher, Field
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.origin import JobPythonOrigin
-from dagster._serdes import ConfigurableClassData
+
+from jira_pipeline.dagster_private import (
+    EXECUTE_RUN_MODULE,
+    ConfigurableClassData,
+    JobPythonOrigin,
+    LaunchRunContext,
+    execute_run,
+)
 
 PID_TAG = "jira/run_worker_pid"
 HOST_TAG = "jira/run_worker_host"
@@ -75,7 +79,7 @@ class WarmRunLauncher(DefaultRunLauncher):
             self._forkserver = multiprocessing.get_context("forkserver")
             self._forkserver.set_forkserver_preload(self._modules_to_preload())
         worker = self._forkserver.Process(
-            target=execute_run_in_worker,
+            target=execute_run,  # what `dagster api execute_run` does, SIGTERM included
             args=(run.run_id, self._instance.get_ref()),
             name=f"dagster-run-{run.run_id}",
         )
@@ -98,7 +102,7 @@ class WarmRunLauncher(DefaultRunLauncher):
             instance.run_coordinator,
             self,
         )
-        modules = [*self.preload_modules, "dagster._cli.api"]
+        modules = [*self.preload_modules, EXECUTE_RUN_MODULE]
         modules += [type(part).__module__ for part in parts if part is not None]
         return list(dict.fromkeys(modules))
 
@@ -122,15 +126,3 @@ def runs_in_this_interpreter(origin: JobPythonOrigin) -> bool:
     repository = origin.repository_origin
     return repository.executable_path == sys.executable and repository.container_image is None
 
-
-def execute_run_in_worker(run_id: str, instance_ref: InstanceRef) -> None:
-    """The forked run worker: what ``dagster api execute_run`` does, SIGTERM included."""
-    from dagster._cli.api import _execute_run_command_body
-    from dagster._cli.utils import get_instance_for_cli
-    from dagster._utils.interrupts import capture_interrupts, setup_interrupt_handlers
-
-    setup_interrupt_handlers()
-    with capture_interrupts(), get_instance_for_cli(instance_ref=instance_ref) as instance:
-        _execute_run_command_body(
-            run_id, instance, write_stream_fn=lambda event: None, set_exit_code_on_failure=False
-        )

@@ -22,8 +22,8 @@ from dagster import (
     SensorResult,
     sensor,
 )
-from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, RUN_KEY_TAG
 
+from jira_pipeline.dagster_private import AUTO_RETRY_RUN_ID_TAG, RUN_KEY_TAG
 from jira_pipeline.defs.jobs import jira_month_job, month_run_config
 from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.resources import DataRootResource, JiraResource
@@ -152,7 +152,7 @@ def jira_webhook_sensor(
         run_requests=[
             RunRequest(
                 run_key=run_key,
-                partition_key=batch.partition_key,
+                partition_key=batch.month,
                 run_config=month_run_config(batch.issue_keys, batch.event_ids),
                 tags={"jira/source": "webhook", "jira/events": str(len(batch.event_ids))},
             )

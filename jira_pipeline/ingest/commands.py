@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from jira_pipeline.cli_args import positive_int
 from jira_pipeline.config import load_settings
 from jira_pipeline.ingest.backfill import backfill
 from jira_pipeline.ingest.poll import poll_sla
@@ -25,19 +26,12 @@ def _month(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "backfill", help="fetch every issue of the scope JQL into the raw store"
     )
     parser.add_argument("--jql", help="scope (default: JIRA_JQL)")
-    parser.add_argument("--parallel", type=_positive, default=8, help="issues in flight")
+    parser.add_argument("--parallel", type=positive_int, default=8, help="issues in flight")
     parser.add_argument("--since", type=_month, metavar="YYYY-MM", help="created from month")
     parser.add_argument("--force", action="store_true", help="refetch issues already current")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -48,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="read Jira, write nothing")
     parser.add_argument("--verbose", action="store_true", help="one line per issue")
-    parser.add_argument("--parallel", type=_positive, default=8, help="issues in flight")
+    parser.add_argument("--parallel", type=positive_int, default=8, help="issues in flight")
     parser.set_defaults(func=run_poll_sla)
 
 

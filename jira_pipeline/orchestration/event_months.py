@@ -32,13 +32,9 @@ LookupCreated = Callable[[list[str]], Mapping[str, str]]
 class MonthBatch:
     """The work of one month for one run: the issues to refresh, the events it covers."""
 
-    month: str  # YYYY-MM
+    month: str  # YYYY-MM, also the month's partition key
     issue_keys: tuple[str, ...]
     event_ids: tuple[str, ...]
-
-    @property
-    def partition_key(self) -> str:
-        return f"{self.month}-01"
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Pending webhook events: the hand-off between the receiver and the Dagster sensor.
 
 One JSON file per accepted delivery in ``raw/jira/inbox/``: the pending event's fields
-(below), and, when the receiver wrote it, the delivery itself after them (the same file
-is the delivery's audit copy). The receiver writes it atomically and fsynced before
-answering 202; the sensor reads it; it is moved to
-``inbox/archive/YYYY-MM-DD/`` only after the run that covered it succeeded."""
+(below), then the delivery itself (the same file is the delivery's audit copy). Its one
+writer, ``webhook_receiver/store.py``, writes it atomically and fsynced before answering
+202; the sensor reads it; it is moved to ``inbox/archive/YYYY-MM-DD/`` only after the run
+that covered it succeeded."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
-from jira_pipeline.storage.atomic import atomic_write_bytes, fsync_dir
+from jira_pipeline.storage.atomic import fsync_dir
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.safe_paths import safe_join_under
 
@@ -35,9 +35,7 @@ class PendingEvent:
     event_type: str  # sanitised webhookEvent label
     issue_key: str | None = None
     issue_ids: tuple[str, ...] = field(default_factory=tuple)
-    deleted: bool = False
     created: str | None = None  # the issue's `created`, when the body had it
-    audit_file: str | None = None  # path of the delivery, relative to the data root
 
     def __post_init__(self) -> None:
         if self.issue_key is not None and not is_valid_issue_key(self.issue_key):
@@ -65,11 +63,6 @@ def new_event_id(now: datetime | None = None, label: str = "event") -> str:
     """Sortable, collision-free id: UTC time with microseconds, the label, a random suffix."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment.strftime(EVENT_ID_TIME_FORMAT)}_{label}_{secrets.token_hex(6)}"
-
-
-def write_pending(root: DataRoot, event: PendingEvent) -> Path:
-    """Durably add ``event`` to the inbox (atomic, fsynced)."""
-    return atomic_write_bytes(safe_join_under(root.inbox_dir, event.file_name), event.to_json())
 
 
 def list_pending(root: DataRoot, limit: int | None = None) -> list[tuple[Path, PendingEvent]]:

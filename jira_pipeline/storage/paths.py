@@ -14,7 +14,7 @@ TABLES = ("issues", "comments", "attachments", "changelog", "issuelinks", "remot
 
 @dataclass(frozen=True)
 class DataRoot:
-    """The data layout of DESIGN.md, rooted at one directory."""
+    """The data layout of README.md ("Data layout"), rooted at one directory."""
 
     root: Path
 
@@ -72,7 +72,7 @@ class DataRoot:
 
 
 def check_month(month: str) -> str:
-    """Accept ``YYYY-MM`` (also the partition key ``YYYY-MM-01``) and return ``YYYY-MM``."""
+    """Accept ``YYYY-MM`` (the month partition key; also a longer date) and return ``YYYY-MM``."""
     text = month[:7] if isinstance(month, str) else ""
     if not (
         len(text) == 7 and text[:4].isdigit() and text[4] == "-" and text[5:].isdigit()
