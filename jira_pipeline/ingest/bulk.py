@@ -20,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from jira_pipeline.ingest.runner import Outcomes, record_failure
-from jira_pipeline.ingest.sla_overlay import may_have_slas, read_slas
+from jira_pipeline.ingest.sla_overlay import SlaReader
 from jira_pipeline.jira.client import (
     BULK_ISSUES,
     BulkUnavailable,
@@ -30,17 +30,14 @@ from jira_pipeline.jira.client import (
 )
 from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.jira.keys import require_issue_key
-from jira_pipeline.jira.sla import JsmSlaClient, sla_field_ids, slas_from_fields
+from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import (
     is_tombstone,
-    load_field_list,
     load_issue,
-    save_field_list,
 )
 
 log = logging.getLogger(__name__)
-STATUS_FIELDS = ("status", "resolution", "resolutiondate", "updated")
 REMOTE_LINK_FIELD = "RemoteIssueLink"
 READ_WORKERS = 4  # bulk reads in flight: each is 100 issues
 MAX_ISSUES_WAITING_FOR_LINKS = 2000  # read issues held in memory while links are fetched
@@ -69,73 +66,6 @@ def known_remote_links(
     if stored is None or is_tombstone(stored) or "_remote_links" not in stored:
         return None
     return stored["_remote_links"] if latest_remote_link_change(stored) == change else None
-
-
-def issue_field_list(jira: JiraClient, root: DataRoot) -> list[dict[str, Any]]:
-    """The cached field list (``GET /field`` once when the store has none)."""
-    fields = load_field_list(root)
-    if fields is None:
-        fields = jira.get_fields()
-        save_field_list(root, fields)
-    return fields
-
-
-class SlaReader:
-    """SLA records for many issues at once, with the fewest requests: none for issues
-    outside the service desk or whose own JSON carries SLA values, one JSM bulk view per
-    100 others, and ``/request/{key}/sla`` only for issues that view leaves out."""
-
-    def __init__(self, jira: JiraClient, sla: JsmSlaClient | None, root: DataRoot) -> None:
-        self.jira, self.sla, self.root = jira, sla, root
-        self._field_ids: list[str] | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def field_ids(self) -> list[str]:
-        with self._lock:
-            if self._field_ids is None:
-                self._field_ids = sla_field_ids(issue_field_list(self.jira, self.root))
-            return self._field_ids
-
-    def records(self, issues: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]] | None]:
-        """``{key: SLA records}`` (``None`` for every key without an SLA account: keep
-        the stored overlay)."""
-        if self.sla is None:
-            return {issue["key"]: None for issue in issues}
-        found: dict[str, list[dict[str, Any]] | None] = {}
-        ask = []
-        ids = self.field_ids
-        for issue in issues:
-            fields = issue.get("fields") or {}
-            if not may_have_slas(issue):
-                found[issue["key"]] = []
-            elif any(fields.get(f) is not None for f in ids):
-                found[issue["key"]] = slas_from_fields(fields, ids)
-            else:
-                ask.append(issue)
-        for view_key, fields in self.jsm_view([i["key"] for i in ask]).items():
-            found[view_key] = slas_from_fields(fields, ids)
-        for issue in ask:
-            if issue["key"] not in found:
-                found[issue["key"]] = read_slas(self.sla, issue["key"], issue)
-        return found
-
-    def jsm_view(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """SLA and status fields of ``keys`` as the JSM account sees them, 100 a request;
-        ``{}`` when there are no SLA fields or the site has no bulk endpoint."""
-        if self.sla is None or not keys or not self.field_ids:
-            return {}
-        view: dict[str, dict[str, Any]] = {}
-        for offset in range(0, len(keys), BULK_ISSUES):
-            try:
-                view.update(
-                    self.sla.bulk_view(
-                        keys[offset : offset + BULK_ISSUES], [*self.field_ids, *STATUS_FIELDS]
-                    )
-                )
-            except BulkUnavailable:
-                return view
-        return view
 
 
 class _Tasks:

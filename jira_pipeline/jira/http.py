@@ -107,6 +107,7 @@ class RateBudget:
 _BUDGETS: dict[tuple[str, float, str], RateBudget] = {}
 _SITE_BUDGETS: dict[tuple[str, float], EndpointBudgets] = {}
 _BUDGETS_LOCK = threading.Lock()
+_BULK_LOCK = threading.Lock()
 
 
 def endpoint_of(method: str, url: str) -> str:
@@ -378,8 +379,10 @@ class ApiClient:
             page = self.decode(self.send("POST", path, json_body=body), f"POST {path}")
         except JiraStatusError as exc:
             if exc.status in (403, 404):
-                self.bulk_available = False
-                log.warning("%s; reading issues one by one instead", exc)
+                with _BULK_LOCK:  # concurrent readers may all see the 404: say it once
+                    first, self.bulk_available = self.bulk_available, False
+                if first:
+                    log.warning("%s; reading issues one by one instead", exc)
                 raise BulkUnavailable(str(exc)) from exc
             raise
         if not isinstance(page, dict):
