@@ -5,6 +5,7 @@ endpoints fall back per issue."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import pytest
 from jira_pipeline.ingest.attachments import attachments_complete
 from jira_pipeline.ingest.bulk import READ_WORKERS
 from jira_pipeline.ingest.fetch import refresh_issues
+from jira_pipeline.ingest.poll import poll_candidates, poll_sla
 from jira_pipeline.ingest.sla_overlay import overlay_sla
 from jira_pipeline.jira.client import RetryPolicy
+from jira_pipeline.jira.dates import month_of
+from jira_pipeline.orchestration.month_run import fetch_month_issues, overlay_month_sla
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import Faults
 from jira_pipeline.storage import DataRoot
@@ -220,3 +224,42 @@ def test_overlay_sla_reads_slas_in_bulk(make_simulator, data_root: DataRoot) -> 
     assert server.path_counts.get("sla", 0) == 0
     assert server.path_counts["sla_issue_bulkfetch"] <= len(keys) // 100 + 1
     assert all(stored_raw(data_root, k) == served_raw(sim, k) for k in keys)
+
+
+def test_poll_sla_reads_open_tickets_100_per_request(make_simulator, data_root: DataRoot) -> None:
+    server = make_simulator(jira=SimulatedJira(seed=4, issues=600, api_sees_sla=False))
+    sim: SimulatedJira = server.jira
+    jira, sla = clients_for(server, data_root)
+    assert refresh_issues(sim.keys(), jira, sla, data_root, parallel=4).ok
+    candidates = poll_candidates(data_root)
+    assert len(candidates) > 40
+    server.reset_counts()
+    summary = poll_sla(jira, sla, data_root)
+    assert summary.ok and summary.changed_keys == []
+    assert server.path_counts == {"sla_issue_bulkfetch": math.ceil(len(candidates) / 100)}
+    assert summary.requests <= 0.05 * len(candidates)
+
+
+def test_a_burst_of_1000_webhooks_over_12_months_costs_a_few_dozen_requests(
+    make_simulator, data_root: DataRoot
+) -> None:
+    site = SimulatedJira(seed=6, issues=1100, start_month="2024-01", months=12)
+    server = make_simulator(site)
+    jira, sla = clients_for(server, data_root)
+    assert refresh_issues(site.keys(), jira, sla, data_root, parallel=8).ok  # the backfill
+    changed = site.keys()[:1000]
+    for n, key in enumerate(changed):  # 1,000 issue_updated webhooks
+        site.update_issue(key, summary=f"Escalated #{n}")
+    by_month: dict[str, list[str]] = {}
+    for key in changed:
+        by_month.setdefault(month_of(site.issue_json(key)["fields"]["created"]), []).append(key)
+    assert len(by_month) >= 12
+    server.reset_counts()
+    for month, keys in sorted(by_month.items()):
+        scope, fetched, _ = fetch_month_issues(month, keys, jira, data_root)
+        assert fetched.ok and sorted(fetched.fetched) == sorted(keys)
+        assert overlay_month_sla(scope, sla, data_root)[1].ok
+    used = sum(server.path_counts.values())
+    assert used <= 60, server.path_counts  # a few dozen, not ~3,400
+    assert "remotelink" not in server.path_counts  # no remote-link change in the burst
+    assert all(stored_raw(data_root, k) == served_raw(site, k) for k in changed)
