@@ -11,7 +11,6 @@ without the bulk endpoints (404/403, said once in the log) takes the per-issue p
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +31,8 @@ from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.jira.keys import require_issue_key
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
-from jira_pipeline.storage.raw_store import (
-    is_tombstone,
-    load_issue,
-)
+from jira_pipeline.storage.raw_store import is_tombstone, load_issue
 
-log = logging.getLogger(__name__)
 REMOTE_LINK_FIELD = "RemoteIssueLink"
 READ_WORKERS = 4  # bulk reads in flight: each is 100 issues
 MAX_ISSUES_WAITING_FOR_LINKS = 2000  # read issues held in memory while links are fetched
