@@ -130,8 +130,11 @@ def throughput_section(issues: int, latency_ms: int) -> str:
         "| parallel | issues/s | requests | seconds |\n|---:|---:|---:|---:|\n"
         f"| 1 | {rate_1:.1f} | {serial.requests} | {serial.seconds:.1f} |\n"
         f"| 8 | {rate_8:.1f} | {parallel.requests} | {parallel.seconds:.1f} |\n\n"
-        f"Speed-up at 8: **{speedup:.1f}×** ({verdict} the ≥ 6× target). The seed's "
-        "per-issue path needed 516 requests for these 150 issues (4.1 and 26.9 issues/s).\n"
+        f"Speed-up at 8: **{speedup:.1f}×** ({verdict} the ≥ 6× target, which was set for "
+        "the per-issue path: bulk reads make the serial run itself several times faster, "
+        "leaving less to parallelise). The seed's per-issue path needed 516 requests for "
+        f"these 150 issues at 4.1 and 26.9 issues/s: at 8, bulk is {rate_8 / 26.9:.1f}× "
+        "that.\n"
     )
 
 
@@ -210,7 +213,12 @@ def wall_section(issues: int, per_issue_issues: int) -> str:
     ratio = bulk.summary.seconds / (max(bulk.counts.values()) / WALL_RATE_PER_S)
     lines.append(
         f"\nBulk wall time ÷ bound: **{ratio:.2f}** "
-        f"({'meets' if ratio <= 1.2 else 'misses'} the ≤ 1.2 target)."
+        f"({'meets' if ratio <= 1.2 else 'misses'} the ≤ 1.2 target).\n\nAt "
+        f"{WALL_RATE_PER_S:.0f} requests/s per endpoint both paths are held by one endpoint "
+        "doing about one request per issue (attachment downloads for bulk, issue reads per "
+        "issue), so their projected wall times are close; what bulk changes is the total: "
+        "1.5 instead of 3.5 requests per issue, and no endpoint but attachments and remote "
+        "links above 0.01 per issue."
     )
     return "\n".join(lines) + "\n"
 
