@@ -216,9 +216,9 @@ def wall_section(issues: int, per_issue_issues: int) -> str:
         f"({'meets' if ratio <= 1.2 else 'misses'} the ≤ 1.2 target).\n\nAt "
         f"{WALL_RATE_PER_S:.0f} requests/s per endpoint both paths are held by one endpoint "
         "doing about one request per issue (attachment downloads for bulk, issue reads per "
-        "issue), so their projected wall times are close; what bulk changes is the total: "
-        "1.5 instead of 3.5 requests per issue, and no endpoint but attachments and remote "
-        "links above 0.01 per issue."
+        "issue), so their projected wall times are close; what bulk changes is the total "
+        "(the requests-per-issue table above): every endpoint but attachments and remote "
+        "links falls to about 0.01 requests per issue."
     )
     return "\n".join(lines) + "\n"
 
