@@ -16,7 +16,9 @@ from jira_pipeline.jira.http import (
     JiraRetry,
     RateBudget,
     RequestMeter,
+    endpoint_of,
     shared_rate_budget,
+    site_budgets,
 )
 
 
@@ -52,6 +54,25 @@ def test_shared_budget_is_per_host_and_rate(monkeypatch: pytest.MonkeyPatch) -> 
     assert shared_rate_budget("https://site.example.net", None).rate_per_s == 3.5
     monkeypatch.setenv(RATE_LIMIT_ENV, "0")
     assert shared_rate_budget("https://site.example.net", None) is None
+
+
+def test_budgets_are_per_method_and_endpoint_template() -> None:
+    assert endpoint_of("get", "https://x.net/rest/api/3/issue/SUP-12/remotelink?a=1") == (
+        "GET /rest/api/3/issue/{}/remotelink"
+    )
+    assert endpoint_of("GET", "/rest/api/3/attachment/content/80000123") == (
+        "GET /rest/api/3/attachment/content/{}"
+    )
+    assert endpoint_of("POST", "/ex/jira/abc-123/rest/api/3/issue/bulkfetch") == (
+        "POST /ex/jira/{}/rest/api/3/issue/bulkfetch"
+    )
+    budgets = site_budgets("https://per-endpoint.example.net", 9.0)
+    assert site_budgets("https://PER-ENDPOINT.example.net", 9.0) is budgets
+    links = budgets.for_request("GET", "/rest/api/3/issue/A-1/remotelink")
+    assert budgets.for_request("GET", "/rest/api/3/issue/B-2/remotelink") is links
+    assert budgets.for_request("GET", "/rest/api/3/attachment/content/5") is not links
+    assert budgets.for_request("POST", "/rest/api/3/issue/bulkfetch") is not links
+    assert site_budgets("https://per-endpoint.example.net", 0) is None
 
 
 def response_with(headers: dict[str, str]) -> HTTPResponse:

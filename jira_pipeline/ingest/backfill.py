@@ -91,9 +91,11 @@ def backfill(
     force: bool = False,
     progress: bool = True,
     max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    bulk: bool = True,
 ) -> BackfillSummary:
     """Fetch every issue ``jql`` matches (created in ``since`` = ``YYYY-MM`` or later)
-    that is not already current in the store (all of them with ``force``)."""
+    that is not already current in the store (all of them with ``force``); ``bulk=False``
+    reads them one by one, as the seed did."""
     if not jql.strip():
         raise ValueError(
             "backfill needs a scope: set JIRA_JQL or pass --jql (Jira refuses unbounded searches)"
@@ -118,7 +120,15 @@ def backfill(
         )
         (summary.skipped if current else stale).append(key)
     result = refresh_issues(
-        stale, jira, sla, root, parallel=parallel, max_bytes=max_bytes, progress=progress
+        stale,
+        jira,
+        sla,
+        root,
+        parallel=parallel,
+        max_bytes=max_bytes,
+        progress=progress,
+        bulk=bulk,
+        recheck_links=force,
     )
     summary.fetched, summary.skipped_older = result.fetched, result.skipped_older
     summary.deleted, summary.attachments = result.deleted, result.attachments

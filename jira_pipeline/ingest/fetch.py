@@ -1,6 +1,9 @@
-"""Fetching issues into the raw store. One issue is one unit of work: GET the issue
-(complete changelog), its remote links and, with an SLA account, its SLAs; store all of
-it in one atomic write; then sync its attachment files. A 404 tombstones the issue."""
+"""Fetching issues into the raw store. One issue is one unit of work: the issue (complete
+changelog), its remote links and, with an SLA account, its SLAs, stored in one atomic
+write; then its attachment files. A 404 tombstones the issue; a key Jira answers under
+another key (the issue moved projects) is tombstoned and the issue stored under its new
+key. Many issues are read in bulk (``ingest.bulk``); ``bulk=False`` is the per-issue path
+(``GET /issue/{key}``, ``/remotelink``, ``/sla`` each), which stores the same records."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from jira_pipeline.ingest.attachments import (
     AttachmentError,
     sync_issue_attachments,
 )
+from jira_pipeline.ingest.bulk import refresh_in_bulk
 from jira_pipeline.ingest.runner import Outcomes, run_per_key
 from jira_pipeline.ingest.sla_overlay import read_slas, warn_no_sla_account
 from jira_pipeline.jira.client import DEFAULT_MAX_ATTACHMENT_BYTES, JiraClient
@@ -24,10 +28,35 @@ from jira_pipeline.storage.raw_store import save_issue, tombstone_issue
 @dataclass(frozen=True)
 class IssueResult:
     """``fetched`` (stored), ``older`` (Jira's copy is older than ours: kept ours) or
-    ``deleted`` (404: tombstoned)."""
+    ``deleted`` (404, or moved to ``moved_to``: tombstoned)."""
 
     status: str
     attachments: AttachmentCounts | None = None
+    moved_to: str | None = None
+
+
+def store_issue(
+    root: DataRoot,
+    issue: dict,
+    links: list | None,
+    records: list | None,
+    *,
+    force: bool = False,
+) -> IssueResult:
+    """One atomic write of the issue with its overlays (``None`` keeps the stored one)."""
+    if not save_issue(root, issue, remote_links=links, sla=records, force=force).written:
+        return IssueResult("older")
+    return IssueResult("fetched")
+
+
+def sync_files(
+    key: str, issue: dict, jira: JiraClient, root: DataRoot, max_bytes: int
+) -> IssueResult:
+    """The attachment files of a stored issue; any failure raises (the issue is retried)."""
+    counts = sync_issue_attachments(key, issue, jira, root, max_bytes=max_bytes)
+    if counts.errors:
+        raise AttachmentError("; ".join(counts.errors))
+    return IssueResult("fetched", counts)
 
 
 def refresh_issue(
@@ -47,16 +76,16 @@ def refresh_issue(
     if issue is None:
         tombstone_issue(root, key)
         return IssueResult("deleted")
-    links = jira.get_remote_links(key)
-    records = read_slas(sla, key, issue) if sla is not None else None
-    if not save_issue(root, issue, remote_links=links, sla=records, force=force).written:
-        return IssueResult("older")
-    counts = None
-    if attachments:
-        counts = sync_issue_attachments(key, issue, jira, root, max_bytes=max_bytes)
-        if counts.errors:
-            raise AttachmentError("; ".join(counts.errors))
-    return IssueResult("fetched", counts)
+    current = issue["key"]
+    links = jira.get_remote_links(current)
+    records = read_slas(sla, current, issue) if sla is not None else None
+    result = store_issue(root, issue, links, records, force=force)
+    if result.status == "fetched" and attachments:
+        result = sync_files(current, issue, jira, root, max_bytes)
+    if current != key:  # moved: the old key is gone from Jira
+        tombstone_issue(root, key)
+        return IssueResult("deleted", result.attachments, moved_to=current)
+    return result
 
 
 @dataclass
@@ -92,6 +121,9 @@ def _sort(outcomes: Outcomes[IssueResult], summary: FetchSummary) -> None:
     }
     for key, result in sorted(outcomes.results.items()):
         buckets[result.status].append(key)
+        if result.moved_to is not None:
+            summary.fetched.append(result.moved_to)
+    summary.fetched[:] = sorted(set(summary.fetched))
 
 
 def fetch_issues(
@@ -102,16 +134,22 @@ def fetch_issues(
     force: bool = False,
     parallel: int = 8,
     progress: bool = False,
+    bulk: bool = True,
 ) -> FetchSummary:
-    """GET each issue (+ remote links) and store it; the stored SLA overlay is kept.
+    """Read each issue (+ remote links) and store it; the stored SLA overlay is kept.
     ``force`` writes even over a stored copy that claims to be newer."""
     start = jira.request_count
-    outcomes = run_per_key(
+    outcomes = _read(
         keys,
-        lambda key: refresh_issue(key, jira, None, root, force=force, attachments=False),
+        jira,
+        None,
+        root,
+        force=force,
+        attachments=False,
+        max_bytes=DEFAULT_MAX_ATTACHMENT_BYTES,
         parallel=parallel,
-        desc="issues",
         progress=progress,
+        bulk=bulk,
     )
     summary = FetchSummary()
     _sort(outcomes, summary)
@@ -130,19 +168,26 @@ def refresh_issues(
     attachments: bool = True,
     max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
     progress: bool = False,
+    bulk: bool = True,
+    recheck_links: bool = False,
 ) -> RefreshSummary:
     """Issue, remote links, SLA overlay and attachment files for each key, as one unit
-    per issue (so a killed run never leaves an issue that looks complete but is not)."""
+    per issue (so a killed run never leaves an issue that looks complete but is not).
+    ``recheck_links`` reads the remote links of every issue that ever had any."""
     summary = RefreshSummary(warning=None if sla is not None else warn_no_sla_account())
     start = jira.request_count + (sla.request_count if sla else 0)
-    outcomes = run_per_key(
+    outcomes = _read(
         keys,
-        lambda key: refresh_issue(
-            key, jira, sla, root, force=force, attachments=attachments, max_bytes=max_bytes
-        ),
+        jira,
+        sla,
+        root,
+        force=force,
+        attachments=attachments,
+        max_bytes=max_bytes,
         parallel=parallel,
-        desc="issues",
         progress=progress,
+        bulk=bulk,
+        recheck_links=recheck_links,
     )
     _sort(outcomes, summary)
     for result in outcomes.results.values():
@@ -150,3 +195,44 @@ def refresh_issues(
             summary.attachments.add(result.attachments)
     summary.requests = jira.request_count + (sla.request_count if sla else 0) - start
     return summary
+
+
+def _read(
+    keys: Iterable[str],
+    jira: JiraClient,
+    sla: JsmSlaClient | None,
+    root: DataRoot,
+    *,
+    force: bool,
+    attachments: bool,
+    max_bytes: int,
+    parallel: int,
+    progress: bool,
+    bulk: bool,
+    recheck_links: bool = False,
+) -> Outcomes[IssueResult]:
+    """Every key through the bulk path (``bulk``) or the per-issue path."""
+
+    def one_by_one(key: str) -> IssueResult:
+        return refresh_issue(
+            key, jira, sla, root, force=force, attachments=attachments, max_bytes=max_bytes
+        )
+
+    if not bulk:
+        return run_per_key(keys, one_by_one, parallel=parallel, desc="issues", progress=progress)
+    return refresh_in_bulk(
+        keys,
+        jira,
+        sla,
+        root,
+        per_issue=one_by_one,
+        store=lambda key, issue, links, records: store_issue(
+            root, issue, links, records, force=force
+        ),
+        attach=(lambda key, issue, _: sync_files(key, issue, jira, root, max_bytes))
+        if attachments
+        else None,
+        recheck_links=recheck_links,
+        parallel=parallel,
+        progress=progress,
+    )

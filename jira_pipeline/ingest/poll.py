@@ -1,6 +1,7 @@
 """SLA polling: SLA clocks run between webhooks, so open issues with SLA data get their
 SLA records and ``status``/``resolution``/``resolutiondate``/``updated`` refreshed on a
-schedule. When Jira is ahead of the store (resolved, or changed since we stored it: a
+schedule, 100 issues per request (the JSM account's bulk view carries both; search and
+``/sla`` per issue only where that view is unavailable). When Jira is ahead of the store (resolved, or changed since we stored it: a
 lost webhook), the issue is healed by a full refetch.
 
 Each issue ends ``updated`` (stored JSON changed), ``healed`` (refetched), ``skipped``
@@ -16,9 +17,14 @@ from typing import Any
 from jira_pipeline.ingest.fetch import refresh_issue
 from jira_pipeline.ingest.runner import run_per_key
 from jira_pipeline.ingest.search import keys_jql
-from jira_pipeline.ingest.sla_overlay import read_slas, warn_no_sla_account
+from jira_pipeline.ingest.sla_overlay import (
+    STATUS_FIELDS,
+    SlaReader,
+    read_slas,
+    warn_no_sla_account,
+)
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.sla import JsmSlaClient
+from jira_pipeline.jira.sla import JsmSlaClient, slas_from_fields
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import (
     is_tombstone,
@@ -29,7 +35,7 @@ from jira_pipeline.storage.raw_store import (
 )
 
 log = logging.getLogger(__name__)
-POLL_FIELDS = ("status", "resolution", "resolutiondate", "updated")
+POLL_FIELDS = STATUS_FIELDS
 SEARCH_BATCH = 100
 
 
@@ -112,7 +118,9 @@ def poll_sla(
     started = time.monotonic()
     start_requests = jira.request_count + sla.request_count
     keys = poll_candidates(root)
-    current = current_fields(jira, keys)
+    reader = SlaReader(jira, sla, root)
+    view = reader.jsm_view(keys)  # status and SLA values, 100 issues per request
+    current = {**current_fields(jira, [k for k in keys if k not in view]), **view}
 
     def step(key: str) -> tuple[str, str]:
         fresh = current.get(key)
@@ -126,9 +134,12 @@ def poll_sla(
             reason = "changed in Jira since stored: refetched"
         else:
             fields = {name: fresh.get(name) for name in POLL_FIELDS}
-            changed = patch_issue(
-                root, key, fields=fields, sla=read_slas(sla, key, stored), dry_run=dry_run
+            records = (
+                slas_from_fields(fresh, reader.field_ids)
+                if key in view
+                else read_slas(sla, key, stored)
             )
+            changed = patch_issue(root, key, fields=fields, sla=records, dry_run=dry_run)
             return ("updated", "SLA or status changed") if changed else ("skipped", "unchanged")
         if not dry_run and refresh_issue(key, jira, sla, root).status == "deleted":
             reason = "deleted in Jira meanwhile: tombstoned"

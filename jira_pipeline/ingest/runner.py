@@ -62,7 +62,11 @@ def _collect(outcomes: Outcomes[T], key: str, future: Future[T]) -> None:
     except JiraAuthError:
         raise
     except Exception as exc:  # one issue's failure must not stop the others
-        reason = str(exc) or type(exc).__name__
-        if not isinstance(exc, (OSError, ValueError, RuntimeError)):
-            log.exception("unexpected error on %s", key)
-        outcomes.failed[key] = reason
+        record_failure(outcomes, key, exc)
+
+
+def record_failure(outcomes: Outcomes, key: str, exc: Exception) -> None:
+    """Note why ``key`` failed; a bug (not an I/O, value or Jira error) is logged whole."""
+    if not isinstance(exc, (OSError, ValueError, RuntimeError)):
+        log.exception("unexpected error on %s", key)
+    outcomes.failed[key] = str(exc) or type(exc).__name__

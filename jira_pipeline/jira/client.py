@@ -15,18 +15,20 @@ import requests
 from jira_pipeline.config import Settings
 from jira_pipeline.jira.http import (
     ApiClient,
+    BulkUnavailable,
     JiraAuthError,
     JiraError,
     JiraResponseError,
     RetryPolicy,
 )
-from jira_pipeline.jira.keys import is_valid_issue_id, require_issue_key
+from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.atomic import atomic_path
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import attachment_file_name
 from jira_pipeline.storage.safe_paths import safe_join_under
 
 __all__ = [
+    "BulkUnavailable",
     "DownloadResult",
     "JiraAuthError",
     "JiraClient",
@@ -38,6 +40,9 @@ __all__ = [
 API = "/rest/api/3"
 ISSUE_EXPAND = "renderedFields,changelog"
 PAGE_SIZE = 100
+BULK_ISSUES = 100  # issue/bulkfetch: issues per request
+BULK_CHANGELOG_ISSUES = 1000  # changelog/bulkfetch: issues per request
+BULK_CHANGELOG_PAGE = 1000  # changelog/bulkfetch: history entries per page
 DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 _CHUNK = 64 * 1024
 
@@ -51,6 +56,26 @@ class DownloadResult:
     path: Path
     size: int
     sha256: str | None = None
+
+
+def complete_changelog(issue: dict[str, Any], histories: list[dict[str, Any]]) -> None:
+    """Replace the issue's capped inline changelog with every entry, in the shape the raw
+    store has always kept (``startAt`` 0, ``maxResults`` = ``total`` = all of them)."""
+    issue["changelog"].update(
+        {
+            "histories": histories,
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+        }
+    )
+
+
+def changelog_is_capped(issue: dict[str, Any]) -> bool:
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, dict):
+        return False
+    return int(changelog.get("total") or 0) > len(changelog.get("histories") or [])
 
 
 class JiraClient(ApiClient):
@@ -76,22 +101,52 @@ class JiraClient(ApiClient):
         )
         if issue is None:
             return None
-        if not isinstance(issue, dict) or issue.get("key") != key:
+        if not isinstance(issue, dict) or not is_valid_issue_key(issue.get("key")):
             raise JiraResponseError(f"GET {path}: body is not issue {key}")
-        changelog = issue.get("changelog")
-        if isinstance(changelog, dict):
-            histories = changelog.get("histories") or []
-            if int(changelog.get("total") or 0) > len(histories):
-                histories = self.get_changelog(key)
-                changelog.update(
-                    {
-                        "histories": histories,
-                        "startAt": 0,
-                        "maxResults": len(histories),
-                        "total": len(histories),
-                    }
-                )
+        if changelog_is_capped(issue):  # a moved issue answers under its new key
+            complete_changelog(issue, self.get_changelog(issue["key"]))
         return issue
+
+    def bulk_fetch_issues(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Up to 100 issues in one request (all fields, rendered fields, at most 40
+        changelog entries each: see :meth:`bulk_changelogs`). Issues Jira does not return
+        (deleted, no permission, moved, or listed in ``issueErrors``) are simply absent."""
+        wanted = [require_issue_key(k) for k in keys]
+        if len(wanted) > BULK_ISSUES:
+            raise ValueError(f"at most {BULK_ISSUES} issues per bulkfetch")
+        body = {
+            "issueIdsOrKeys": wanted,
+            "fields": ["*all"],
+            "expand": ISSUE_EXPAND.split(","),
+            "fieldsByKeys": False,
+        }
+        page = self.post_bulk(f"{API}/issue/bulkfetch", body)
+        issues = page.get("issues") or []
+        return [i for i in issues if isinstance(i, dict) and is_valid_issue_key(i.get("key"))]
+
+    def bulk_changelogs(self, issue_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every changelog entry of up to 1,000 issues, by issue id, in Jira's order,
+        following ``nextPageToken``."""
+        ids = [str(i) for i in issue_ids]
+        if len(ids) > BULK_CHANGELOG_ISSUES:
+            raise ValueError(f"at most {BULK_CHANGELOG_ISSUES} issues per changelog bulkfetch")
+        found: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        body: dict[str, Any] = {"issueIdsOrKeys": ids, "maxResults": BULK_CHANGELOG_PAGE}
+        seen_tokens: set[str] = set()
+        path = f"{API}/changelog/bulkfetch"
+        while True:
+            page = self.post_bulk(path, body)
+            for entry in page.get("issueChangeLogs") or []:
+                found.setdefault(str(entry.get("issueId")), []).extend(
+                    entry.get("changeHistories") or []
+                )
+            token = page.get("nextPageToken")
+            if not token:
+                return found
+            if token in seen_tokens:
+                raise JiraResponseError(f"POST {path}: nextPageToken repeats; stopping")
+            seen_tokens.add(token)
+            body["nextPageToken"] = token
 
     def get_changelog(self, key: str) -> list[dict[str, Any]]:
         """Every changelog entry of an issue, following the ``startAt`` pages."""

@@ -1,7 +1,9 @@
 """The HTTP layer shared by the Jira and JSM clients: one ``requests.Session`` per client,
-retries by urllib3's ``Retry`` (not a hand-written loop) and a requests-per-second budget
+retries by urllib3's ``Retry`` (not a hand-written loop) and requests-per-second budgets
 that every thread of the process draws from, so ``--parallel 16`` cannot outrun Jira's
-rate limits.
+rate limits. Jira Cloud applies its burst limits per tenant, endpoint and HTTP method, so
+there is one budget per (method, endpoint template) of a site: attachment downloads,
+remote links and bulk reads do not starve each other.
 
 Retried: 429 (waiting ``Retry-After`` or ``X-RateLimit-Reset``), 5xx, connection and read
 errors, with exponential backoff plus jitter, a bounded number of times. Never retried:
@@ -9,6 +11,7 @@ other 4xx (a 401 or 404 will not change by asking again)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -31,11 +34,13 @@ from jira_pipeline.storage.auth_state import (
 )
 from jira_pipeline.storage.paths import DataRoot
 
+log = logging.getLogger(__name__)
 DEFAULT_RATE_LIMIT_PER_S = 25.0
 RATE_LIMIT_ENV = "JIRA_RATE_LIMIT_PER_S"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _DECIMAL_SECONDS = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*\Z")
 _EPOCH_THRESHOLD_S = 1_000_000_000  # a bigger number is a Unix time, not a delay
+_VARIABLE_SEGMENT = re.compile(r"(?<=/)(?!3(?:/|\Z))[^/]*[0-9][^/]*")  # keys, ids, cloud ids
 
 
 class JiraError(RuntimeError):
@@ -44,6 +49,19 @@ class JiraError(RuntimeError):
 
 class JiraAuthError(JiraError):
     """Jira answered 401: the token was revoked or expired and must be rotated."""
+
+
+class JiraStatusError(JiraError):
+    """Jira answered an HTTP error status (other than 401); ``status`` says which."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BulkUnavailable(JiraError):
+    """A bulk endpoint answered 404 or 403 (older site, missing permission): read the
+    issues one by one instead."""
 
 
 class JiraResponseError(JiraError):
@@ -87,37 +105,75 @@ class RateBudget:
         return wait
 
 
-_BUDGETS: dict[tuple[str, float], RateBudget] = {}
+_BUDGETS: dict[tuple[str, float, str], RateBudget] = {}
+_SITE_BUDGETS: dict[tuple[str, float], EndpointBudgets] = {}
 _BUDGETS_LOCK = threading.Lock()
+_BULK_LOCK = threading.Lock()
 
 
-def shared_rate_budget(base_url: str, rate_per_s: float | None) -> RateBudget | None:
-    """The process-wide budget for one host (clients of the same site share it).
-    ``None`` means the default (``JIRA_RATE_LIMIT_PER_S`` or 25/s); ``0`` means unlimited."""
+def endpoint_of(method: str, url: str) -> str:
+    """``GET /rest/api/3/issue/{}/remotelink``: the method and path with keys and ids
+    blanked, the unit Jira's burst limits (and our budgets) apply to."""
+    return f"{method.upper()} {_VARIABLE_SEGMENT.sub('{}', urlsplit(url).path)}"
+
+
+def shared_rate_budget(
+    base_url: str, rate_per_s: float | None, endpoint: str = ""
+) -> RateBudget | None:
+    """The process-wide budget for one endpoint of one host (clients of the same site
+    share it). ``None`` means the default (``JIRA_RATE_LIMIT_PER_S`` or 25/s per
+    endpoint); ``0`` means unlimited."""
     if rate_per_s is None:
         rate_per_s = float(os.environ.get(RATE_LIMIT_ENV) or DEFAULT_RATE_LIMIT_PER_S)
     if rate_per_s <= 0:
         return None
-    key = (urlsplit(base_url).netloc.lower(), float(rate_per_s))
+    key = (urlsplit(base_url).netloc.lower(), float(rate_per_s), endpoint)
     with _BUDGETS_LOCK:
         if key not in _BUDGETS:
             _BUDGETS[key] = RateBudget(rate_per_s)
         return _BUDGETS[key]
 
 
-class RequestMeter:
-    """Counts every attempt (retries included) and draws each from the rate budget."""
+class EndpointBudgets:
+    """The budgets of one site, one per (method, endpoint template), made on first use."""
 
-    def __init__(self, budget: RateBudget | None) -> None:
+    def __init__(self, base_url: str, rate_per_s: float) -> None:
+        self.base_url, self.rate_per_s = base_url, rate_per_s
+
+    def for_request(self, method: str, url: str) -> RateBudget | None:
+        return shared_rate_budget(self.base_url, self.rate_per_s, endpoint_of(method, url))
+
+
+def site_budgets(base_url: str, rate_per_s: float | None) -> EndpointBudgets | None:
+    """The process-wide :class:`EndpointBudgets` of one host (``None``: unlimited)."""
+    if rate_per_s is None:
+        rate_per_s = float(os.environ.get(RATE_LIMIT_ENV) or DEFAULT_RATE_LIMIT_PER_S)
+    if rate_per_s <= 0:
+        return None
+    key = (urlsplit(base_url).netloc.lower(), float(rate_per_s))
+    with _BUDGETS_LOCK:
+        if key not in _SITE_BUDGETS:
+            _SITE_BUDGETS[key] = EndpointBudgets(base_url, float(rate_per_s))
+        return _SITE_BUDGETS[key]
+
+
+class RequestMeter:
+    """Counts every attempt (retries included) and draws each from its endpoint's budget
+    (``budget`` is one budget for everything, or the site's per-endpoint budgets)."""
+
+    def __init__(self, budget: RateBudget | EndpointBudgets | None) -> None:
         self.budget = budget
         self._lock = threading.Lock()
         self.requests = 0
         self.retries = 0
         self.retry_wait_s = 0.0
 
-    def before_attempt(self) -> None:
-        if self.budget is not None:
-            self.budget.acquire()
+    def before_attempt(self, method: str = "GET", url: str = "") -> None:
+        budget = self.budget
+        if isinstance(budget, EndpointBudgets):
+            budget = budget.for_request(method, url)
+        if budget is not None:
+            budget.acquire()
         with self._lock:
             self.requests += 1
 
@@ -134,10 +190,16 @@ class JiraRetry(Retry):
     def __init__(self, *args, meter: RequestMeter | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.meter = meter
+        self.endpoint = ("GET", "")  # the request being retried: its budget pays
 
     def new(self, **kw) -> JiraRetry:
         kw.setdefault("meter", self.meter)
         return super().new(**kw)
+
+    def increment(self, method=None, url=None, *args, **kwargs) -> JiraRetry:
+        retry = super().increment(method, url, *args, **kwargs)
+        retry.endpoint = (method or "GET", url or "")
+        return retry
 
     def parse_retry_after(self, retry_after: str) -> float:
         if _DECIMAL_SECONDS.match(retry_after):
@@ -157,7 +219,7 @@ class JiraRetry(Retry):
         super().sleep(response)
         if self.meter is not None:
             self.meter.after_retry_wait(time.monotonic() - started)
-            self.meter.before_attempt()
+            self.meter.before_attempt(*self.endpoint)
 
 
 def _seconds_until_reset(value: str | None) -> float | None:
@@ -186,7 +248,7 @@ class MeteredAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def send(self, request, *args, **kwargs):
-        self.meter.before_attempt()
+        self.meter.before_attempt(request.method or "GET", request.url or "")
         return super().send(request, *args, **kwargs)
 
 
@@ -196,10 +258,10 @@ def build_session(
     meter: RequestMeter,
     retry: RetryPolicy | None = None,
     *,
-    pool_size: int = 32,
+    pool_size: int = 64,
 ) -> requests.Session:
     """A session with Basic auth, JSON headers, and the retrying, metered adapter.
-    POST is retried too: the only POST we send is ``search/jql``, a read.
+    POST is retried too: the only POSTs we send are reads (``search/jql``, bulkfetch).
 
     Proxy and CA-bundle settings are read from the environment once, here, instead of on
     every request (``trust_env`` rescans ``os.environ`` per request: ~1.5 ms of CPU)."""
@@ -254,9 +316,10 @@ class ApiClient:
         self.base_url = check_jira_url(base_url, "base URL")
         self.root = root
         self.timeout = timeout
-        self.meter = RequestMeter(shared_rate_budget(self.base_url, rate_limit_per_s))
+        self.meter = RequestMeter(site_budgets(self.base_url, rate_limit_per_s))
         self.session = build_session(self.base_url, (email, api_token), self.meter, retry)
         self._auth_known_good = False
+        self.bulk_available = True  # False once a bulk endpoint answered 404/403
 
     @property
     def request_count(self) -> int:
@@ -300,11 +363,30 @@ class ApiClient:
             self._auth_succeeded()
             return None
         if response.status_code >= 400:
-            detail = _error_detail(response)
+            status, detail = response.status_code, _error_detail(response)
             response.close()
-            raise JiraError(f"{label}: HTTP {response.status_code}{detail}")
+            raise JiraStatusError(f"{label}: HTTP {response.status_code}{detail}", status)
         self._auth_succeeded()
         return response
+
+    def post_bulk(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST one bulk read. A 404 or 403 raises :class:`BulkUnavailable`, is logged
+        once, and later bulk reads of this client raise it without asking again."""
+        if not self.bulk_available:
+            raise BulkUnavailable(f"POST {path}: bulk reads unavailable on this site")
+        try:
+            page = self.decode(self.send("POST", path, json_body=body), f"POST {path}")
+        except JiraStatusError as exc:
+            if exc.status in (403, 404):
+                with _BULK_LOCK:  # concurrent readers may all see the 404: say it once
+                    first, self.bulk_available = self.bulk_available, False
+                if first:
+                    log.warning("%s; reading issues one by one instead", exc)
+                raise BulkUnavailable(str(exc)) from exc
+            raise
+        if not isinstance(page, dict):
+            raise JiraResponseError(f"POST {path}: body is not a JSON object")
+        return page
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         """GET ``path`` and decode JSON; ``None`` for a tolerated 404."""

@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from jira_pipeline.config import Settings
 from jira_pipeline.jira.http import ApiClient, JiraError
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.paths import DataRoot
 
 SLA_PAGE_SIZE = 50
+SLA_FIELD_TYPE = "com.atlassian.servicedesk:sd-sla-field"
+BULK_ISSUES = 100
 _CLOUD_ID = re.compile(r"[A-Za-z0-9-]{1,64}\Z", re.ASCII)
 
 
@@ -45,6 +48,21 @@ class JsmSlaClient(ApiClient):
             **kwargs,
         )
 
+    def bulk_view(self, keys: Iterable[str], fields: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``fields`` of up to 100 issues as the JSM account sees them (its view carries
+        the SLA field values), by key; issues it cannot see are absent. A 404/403 raises
+        ``BulkUnavailable``."""
+        wanted = [require_issue_key(k) for k in keys]
+        if len(wanted) > BULK_ISSUES:
+            raise ValueError(f"at most {BULK_ISSUES} issues per bulkfetch")
+        path = f"/ex/jira/{self.cloud_id}/rest/api/3/issue/bulkfetch"
+        page = self.post_bulk(path, {"issueIdsOrKeys": wanted, "fields": list(fields)})
+        return {
+            issue["key"]: issue.get("fields") or {}
+            for issue in page.get("issues") or []
+            if isinstance(issue, dict) and is_valid_issue_key(issue.get("key"))
+        }
+
     def get_slas(self, key: str) -> list[dict[str, Any]] | None:
         """All SLA records of ``key`` (every page), or ``None`` when JSM answers 404
         (not a service-desk request, or not visible to the SLA account)."""
@@ -59,3 +77,23 @@ class JsmSlaClient(ApiClient):
             records.extend(values)
             if page.get("isLastPage", True) or not values:
                 return records
+
+
+def sla_field_ids(field_list: Iterable[dict[str, Any]]) -> list[str]:
+    """Ids of the JSM SLA fields (``sd-sla-field``), in the field list's order."""
+    return [
+        str(f["id"])
+        for f in field_list
+        if isinstance(f, dict) and (f.get("schema") or {}).get("custom") == SLA_FIELD_TYPE
+    ]
+
+
+def slas_from_fields(fields: dict[str, Any], field_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The SLA records an issue's SLA field values hold, as ``/request/{key}/sla`` lists
+    them (same cycles; the field adds only ``slaDisplayFormat``)."""
+    records = []
+    for field_id in field_ids:
+        value = fields.get(field_id)
+        if isinstance(value, dict):
+            records.append({k: v for k, v in value.items() if k != "slaDisplayFormat"})
+    return records

@@ -31,6 +31,8 @@ from jira_pipeline.simulator.catalog import (
 )
 from jira_pipeline.simulator.generate import (
     ATTACHMENT_ID_BASE,
+    BULK_CHANGELOG_CAP,
+    INLINE_CHANGELOG_CAP,
     ISSUE_ID_BASE,
     MUTATION_ID_BASE,
     Brief,
@@ -39,11 +41,16 @@ from jira_pipeline.simulator.generate import (
     mime_type,
     mix,
     moment,
+    remote_link_item,
     to_ms,
 )
 from jira_pipeline.simulator.jql import JqlError, Query, parse_jql
 from jira_pipeline.simulator.render import IssueRenderer
 
+SLA_FIELD_IDS = frozenset(f.id for f in ISSUE_FIELDS if f.kind == "sla")
+BULK_ISSUES_MAX = 100  # POST issue/bulkfetch: issueIdsOrKeys per request
+BULK_CHANGELOG_ISSUES_MAX = 1000  # POST changelog/bulkfetch: issueIdsOrKeys per request
+BULK_CHANGELOG_MAX_RESULTS = 10_000
 SEARCH_MAX_RESULTS = 100  # Jira caps full-field search pages at 100 …
 SEARCH_MAX_RESULTS_IDS = 5000  # … and id/key-only pages at 5000
 CHANGELOG_MAX_RESULTS = 100
@@ -118,6 +125,7 @@ class SimulatedJira:
         *,
         start_month: str = "2024-01",
         months: int = 24,
+        api_sees_sla: bool = True,
     ) -> None:
         if not projects:
             raise ValueError("at least one project is needed")
@@ -154,6 +162,9 @@ class SimulatedJira:
         self._next_id = MUTATION_ID_BASE
         self._search_cache: OrderedDict[tuple, list[int]] = OrderedDict()
         self.version = 0  # bumped by every mutation
+        self.api_sees_sla = api_sees_sla  # SLA field values in the API account's issue JSON
+        self.issue_error_keys: set[str] = set()  # keys bulkfetch reports in issueErrors
+        self._moved_keys: dict[str, int] = {}  # new key of a moved issue → its index
 
     # --- identity ----------------------------------------------------------------------------
     @property
@@ -175,6 +186,8 @@ class SimulatedJira:
         else:
             text = text.upper()
             index = self._created_keys.get(text)
+            if index is None:
+                index = self._moved_keys.get(text)
             if index is None:
                 index = self._gen.index_of_key(text)
         if index is None or not 0 <= index < len(self._alive) or not self._alive[index]:
@@ -255,7 +268,13 @@ class SimulatedJira:
         return entries
 
     def _render(
-        self, index: int, expand: Iterable[str] = (), wanted: set[str] | None = None
+        self,
+        index: int,
+        expand: Iterable[str] = (),
+        wanted: set[str] | None = None,
+        *,
+        changelog_cap: int = INLINE_CHANGELOG_CAP,
+        sla_visible: bool = True,
     ) -> dict:
         state = self._state(index)
         parent = subtasks = None
@@ -264,14 +283,19 @@ class SimulatedJira:
             parent = self._brief(parent_index) if parent_index is not None else None
             subtasks = [b for b in map(self._brief, self._gen.subtasks_of(index)) if b]
         need_links = wanted is None or "issuelinks" in wanted
-        return self._renderer.issue(
+        body = self._renderer.issue(
             state,
             self._link_entries(index) if need_links else [],
             parent,
             subtasks or [],
             expand,
             wanted,
+            changelog_cap,
         )
+        if not sla_visible:  # JSM shows SLA values to agents only, not to the API account
+            for field_id in SLA_FIELD_IDS & body["fields"].keys():
+                body["fields"][field_id] = None
+        return body
 
     # --- read API ------------------------------------------------------------------------------
     def issue_json(
@@ -289,7 +313,14 @@ class SimulatedJira:
             index = self._index(key)
             if index is None:
                 return None
-            return orjson.dumps(self._render(index, _expand_set(expand), _wanted_fields(fields)))
+            return orjson.dumps(
+                self._render(
+                    index,
+                    _expand_set(expand),
+                    _wanted_fields(fields),
+                    sla_visible=self.api_sees_sla,
+                )
+            )
 
     def changelog_page(
         self, key: str, start_at: int = 0, max_results: int = CHANGELOG_MAX_RESULTS
@@ -327,6 +358,89 @@ class SimulatedJira:
             return _detached(
                 self._renderer.sla_page(state, max(int(start), 0), min(max(int(limit), 1), 100))
             )
+
+    # --- bulk reads ------------------------------------------------------------------------
+    def bulk_issues(
+        self,
+        ids_or_keys: Sequence[str],
+        *,
+        fields: str | Sequence[str] = "*navigable",
+        expand: Iterable[str] = (),
+        sla_view: bool = False,
+    ) -> dict:
+        """``POST /rest/api/3/issue/bulkfetch``: the issues found, in ascending id order
+        (unknown keys are left out, as on Cloud), at most 40 changelog entries each;
+        keys in :attr:`issue_error_keys` come back in ``issueErrors``. ``sla_view`` is
+        the JSM account's view (SLA field values shown)."""
+        if len(ids_or_keys) > BULK_ISSUES_MAX:
+            raise ValueError(f"At most {BULK_ISSUES_MAX} issues can be requested at once.")
+        wanted, expand_set = _wanted_fields(fields), _expand_set(expand)
+        with self._lock:
+            indexes = sorted({i for i in map(self._index, ids_or_keys) if i is not None})
+            issues, errors = [], []
+            for index in indexes:
+                if self._key(index) in self.issue_error_keys:
+                    errors.append(
+                        {
+                            "id": str(ISSUE_ID_BASE + index),
+                            "errorMessage": "Retry the request: the issue could not be loaded.",
+                        }
+                    )
+                    continue
+                issues.append(
+                    self._render(
+                        index,
+                        expand_set,
+                        wanted,
+                        changelog_cap=BULK_CHANGELOG_CAP,
+                        sla_visible=sla_view or self.api_sees_sla,
+                    )
+                )
+            return _detached(
+                {"expand": ",".join(sorted(expand_set)), "issues": issues, "issueErrors": errors}
+            )
+
+    def bulk_changelogs(
+        self,
+        ids_or_keys: Sequence[str],
+        *,
+        max_results: int = 1000,
+        next_page_token: str | None = None,
+        field_ids: Sequence[str] = (),
+    ) -> dict:
+        """``POST /rest/api/3/changelog/bulkfetch``: every history entry of the issues, oldest
+        first (ties by issue id), ``max_results`` entries a page, grouped per issue."""
+        if not 1 <= len(ids_or_keys) <= BULK_CHANGELOG_ISSUES_MAX:
+            raise ValueError(f"Request 1 to {BULK_CHANGELOG_ISSUES_MAX} issue ids or keys.")
+        size = min(max(int(max_results), 1), BULK_CHANGELOG_MAX_RESULTS)
+        scope = ",".join(ids_or_keys) + "|" + ",".join(field_ids)
+        offset = _decode_token(next_page_token, scope) if next_page_token else 0
+        wanted = set(field_ids)
+        with self._lock:
+            indexes = sorted({i for i in map(self._index, ids_or_keys) if i is not None})
+            entries = []
+            for index in indexes:
+                for n, history in enumerate(self._state(index)["histories"]):
+                    if wanted and not any(
+                        wanted & {item.get("fieldId"), item.get("field")}
+                        for item in history["items"]
+                    ):
+                        continue
+                    entries.append((history["created"], index, n, history))
+            entries.sort(key=lambda e: e[:3])
+            page = entries[offset : offset + size]
+            grouped: dict[int, list[dict]] = {}
+            for _, index, _, history in page:
+                grouped.setdefault(index, []).append(self._renderer.history(history))
+            body: dict = {
+                "issueChangeLogs": [
+                    {"issueId": str(ISSUE_ID_BASE + i), "changeHistories": grouped[i]}
+                    for i in sorted(grouped)
+                ]
+            }
+            if offset + len(page) < len(entries):
+                body["nextPageToken"] = _encode_token(offset + len(page), scope)
+            return _detached(body)
 
     def fields(self) -> list:
         return [f.to_json() for f in FIELDS]
@@ -423,7 +537,10 @@ class SimulatedJira:
                 ]
             else:
                 wanted = _wanted_fields(field_list)
-                issues = [self._render(i, _expand_set(expand), wanted) for i in page]
+                issues = [
+                    self._render(i, _expand_set(expand), wanted, sla_visible=self.api_sees_sla)
+                    for i in page
+                ]
             body: dict = {"issues": issues, "isLast": offset + len(page) >= len(matches)}
             if not body["isLast"]:
                 body["nextPageToken"] = _encode_token(offset + len(page), jql or "")
@@ -771,6 +888,78 @@ class SimulatedJira:
         if index is None:
             raise KeyError(f"no such issue: {key!r:.40}")
         return index
+
+    def add_remote_link(self, key: str, title: str = "Incident review") -> Mutation:
+        """Link a web page to the issue; the history records it (``RemoteIssueLink``)."""
+        with self._lock:
+            index = self._require(key)
+            now = self._now_ms(index)
+            state = self._touch(index, AGENTS[0], now)
+            link_id = self._mint_id()
+            link = {
+                "id": link_id,
+                "globalId": f"system=https://status.example.com/{link_id}",
+                "application": {"type": "com.example.status", "name": "Status page"},
+                "relationship": "links to",
+                "object": {
+                    "url": f"https://status.example.com/incidents/{link_id}",
+                    "title": title,
+                    "icon": {},
+                    "status": {"resolved": False, "icon": {}},
+                },
+            }
+            state["remote_links"].append(link)
+            changelog = self._add_history(state, AGENTS[0], now, [remote_link_item(None, link)])
+            return self._issue_body("jira:issue_updated", index, AGENTS[0], changelog, now)
+
+    def remove_remote_link(self, key: str) -> Mutation:
+        """Remove the issue's newest remote link (recorded in the history too)."""
+        with self._lock:
+            index = self._require(key)
+            if not self._state(index)["remote_links"]:
+                raise ValueError(f"{key} has no remote links")
+            now = self._now_ms(index)
+            state = self._touch(index, AGENTS[0], now)
+            link = state["remote_links"].pop()
+            changelog = self._add_history(state, AGENTS[0], now, [remote_link_item(link, None)])
+            return self._issue_body("jira:issue_updated", index, AGENTS[0], changelog, now)
+
+    def move_issue(self, key: str, project_key: str) -> Mutation:
+        """Move the issue to another project: it gets the next key there; the old key still
+        finds it (as on Cloud, which follows moved keys)."""
+        with self._lock:
+            index = self._require(key)
+            position = self._project_position(project_key)
+            old_key, old_project = self._key(index), self.projects[self._project[index]]
+            now = self._now_ms(index)
+            state = self._touch(index, AGENTS[0], now)
+            number = self._next_number[position]
+            self._next_number[position] += 1
+            self._project[index], self._number[index] = position, number
+            state["key"], state["project"] = self._key(index), position
+            self._moved_keys[state["key"]] = index
+            new_project = self.projects[position]
+            items = [
+                {
+                    "field": "Key",
+                    "fieldtype": "jira",
+                    "from": None,
+                    "fromString": old_key,
+                    "to": None,
+                    "toString": state["key"],
+                },
+                {
+                    "field": "project",
+                    "fieldtype": "jira",
+                    "fieldId": "project",
+                    "from": old_project.id,
+                    "fromString": old_project.name,
+                    "to": new_project.id,
+                    "toString": new_project.name,
+                },
+            ]
+            changelog = self._add_history(state, AGENTS[0], now, items)
+            return self._issue_body("jira:issue_updated", index, AGENTS[0], changelog, now)
 
     def update_issue(self, key: str, **changes) -> Mutation:
         """Change fields (summary, priority, status, assignee (accountId or None), labels,

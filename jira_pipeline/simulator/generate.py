@@ -42,6 +42,8 @@ MUTATION_ID_BASE = 900_000_000  # ids minted by mutations count up from here
 
 LARGE_ATTACHMENT_BYTES = 52_428_800  # declared sizes above the client's 50 MB skip threshold
 INLINE_CHANGELOG_CAP = 100
+BULK_CHANGELOG_CAP = 40  # POST issue/bulkfetch with expand=changelog shows at most 40
+REMOTE_LINK_HISTORY_SLOT = 500  # history ids + index * 512 + 500 + n: remote-link additions
 _LINK_REACH = 12  # an issue links back to one of the 12 issues created before it
 
 _SUBJECTS = (
@@ -378,6 +380,9 @@ class IssueGenerator:
         state["comments"] = self._comments(index, rng, state, created_ms, updated_ms, sd)
         state["attachments"] = self._attachments(index, rng, created_ms, updated_ms)
         state["remote_links"] = self._remote_links(index, rng)
+        state["histories"] = (
+            self._remote_link_histories(index, state, created_ms, updated_ms) + histories
+        )
         last_actor = histories[-1]["author"] if histories else reporter
         state["updated"] = moment(updated_ms, USERS[last_actor].offset_minutes)
         category_change = status_times[-1] if status_times else created_ms
@@ -647,6 +652,24 @@ class IssueGenerator:
             )
         return attachments
 
+    def _remote_link_histories(
+        self, index: int, state: dict, created_ms: int, updated_ms: int
+    ) -> list[dict]:
+        """Jira records every remote-link change in the history (``RemoteIssueLink``); the
+        generated links were added just after creation, before any other change."""
+        entries, at = [], created_ms + min(30_000, max(updated_ms - created_ms, 0) // 2)
+        for n, link in enumerate(state["remote_links"]):
+            author = AGENTS[mix(self.seed, index, n) % len(AGENTS)]
+            entries.append(
+                {
+                    "id": str(HISTORY_ID_BASE + index * 512 + REMOTE_LINK_HISTORY_SLOT + n),
+                    "author": author,
+                    "created": moment(at + n, USERS[author].offset_minutes),
+                    "items": [remote_link_item(None, link)],
+                }
+            )
+        return entries
+
     def _remote_links(self, index: int, rng: random.Random) -> list[dict]:
         links = []
         for n in range(rng.choice((0, 0, 0, 1, 1, 2))):
@@ -815,6 +838,24 @@ class IssueGenerator:
                 }
             )
         return [resolution, first_response]
+
+
+def remote_link_item(old: dict | None, new: dict | None) -> dict:
+    """The changelog item Jira writes when a remote link is added, changed or removed."""
+
+    def text(link: dict | None) -> str | None:
+        if link is None:
+            return None
+        return f'This issue links to "{link["object"]["title"]} ({link["application"]["name"]})"'
+
+    return {
+        "field": "RemoteIssueLink",
+        "fieldtype": "jira",
+        "from": None if old is None else str(old["id"]),
+        "fromString": text(old),
+        "to": None if new is None else str(new["id"]),
+        "toString": text(new),
+    }
 
 
 def mime_type(filename: str) -> str:

@@ -235,8 +235,10 @@ class IssueRenderer:
         subtasks: list[Brief],
         expand: Iterable[str] = (),
         wanted: set[str] | None = None,
+        changelog_cap: int = INLINE_CHANGELOG_CAP,
     ) -> dict:
-        """``wanted`` None means every field; ``links`` are resolved link entries."""
+        """``wanted`` None means every field; ``links`` are resolved link entries;
+        ``changelog_cap`` is how many history entries the changelog expand shows."""
         expand = set(expand)
         body: dict = {
             "expand": ISSUE_EXPAND,
@@ -271,7 +273,7 @@ class IssueRenderer:
             }
         if "changelog" in expand:
             histories = state["histories"]
-            shown = histories[:INLINE_CHANGELOG_CAP]
+            shown = histories[:changelog_cap]
             body["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(shown),

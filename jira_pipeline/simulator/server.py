@@ -12,6 +12,12 @@ Jira endpoints (Basic auth with the API credentials unless noted)::
     GET  /rest/api/3/myself
     GET  /ex/jira/{cloudId}/rest/servicedeskapi/request/{key}/sla?start=&limit=
                                                        (SLA credentials only; 404 if no SLA)
+    POST /rest/api/3/issue/bulkfetch       issueIdsOrKeys (≤ 100), fields, expand (lists)
+                                           → {expand, issues, issueErrors}; changelog ≤ 40
+    POST /rest/api/3/changelog/bulkfetch   issueIdsOrKeys (≤ 1000), maxResults, nextPageToken,
+                                           fieldIds → {issueChangeLogs, nextPageToken}
+    POST /ex/jira/{cloudId}/rest/api/3/issue/bulkfetch   the same, SLA credentials: the JSM
+                                           account's view, SLA field values shown
 
 Control API for tests and the ``send-webhooks`` process (API credentials; never faulted or
 counted)::
@@ -28,7 +34,11 @@ Faults (``Faults``, changeable while running): every Nth request 429 + ``Retry-A
 ``X-RateLimit-Reset``; random 500/503; added latency; truncated bodies (a correct
 ``Content-Length`` but the connection closes half way, so a client sees an incomplete read);
 ``down`` answers 503 to everything; ``invalid_search_key`` adds an issue with that key to
-every search page. JQL dates are in the site time zone, UTC."""
+every search page; ``burst_routes`` ({route: seconds}) answers every
+request of those routes 429 with ``Retry-After`` and ``RateLimit-Reason:
+jira-burst-based`` (Jira's per-endpoint burst limit) until removed; ``bulk_status`` (404 or
+403) makes the bulk endpoints answer that, as older sites or a missing permission do.
+JQL dates are in the site time zone, UTC."""
 
 from __future__ import annotations
 
@@ -42,7 +52,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -78,6 +88,8 @@ class Faults:
     truncate_rate: float = 0.0
     down: bool = False
     invalid_search_key: str = ""  # added to every search page, as a copy of its first issue
+    burst_routes: dict[str, float] = field(default_factory=dict)
+    bulk_status: int = 0
 
 
 @dataclass
@@ -109,7 +121,30 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
     ("GET", re.compile(r"/rest/api/3/attachment/content/([^/]+)"), "attachment", "api"),
     ("GET", re.compile(r"/rest/api/3/myself"), "myself", "api"),
     ("GET", re.compile(r"/ex/jira/([^/]+)/rest/servicedeskapi/request/([^/]+)/sla"), "sla", "sla"),
+    ("POST", re.compile(r"/rest/api/3/issue/bulkfetch"), "issue_bulkfetch", "api"),
+    ("POST", re.compile(r"/rest/api/3/changelog/bulkfetch"), "changelog_bulkfetch", "api"),
+    (
+        "POST",
+        re.compile(r"/ex/jira/([^/]+)/rest/api/3/issue/bulkfetch"),
+        "sla_issue_bulkfetch",
+        "sla",
+    ),
 ]
+BULK_ROUTES = frozenset({"issue_bulkfetch", "changelog_bulkfetch", "sla_issue_bulkfetch"})
+
+
+def _rate_limited(wait_s: float) -> _Reply:
+    wait = max(wait_s, 0)
+    reset = datetime.now(UTC) + timedelta(seconds=wait)
+    reply = _errors(429, "Rate limit exceeded.")
+    reply.headers = {
+        "Retry-After": str(math.ceil(wait)),
+        "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Remaining": "0",
+        "RateLimit-Reason": "jira-burst-based",
+    }
+    return reply
 
 
 def _find_route(method: str, path: str) -> tuple[str, re.Match | None, str]:
@@ -303,18 +338,9 @@ class SimulatorServer:
             return _errors(503, "Service unavailable (simulated outage).")
         if faults.latency_ms > 0:
             time.sleep(faults.latency_ms / 1000)
-        if limited:
-            wait = max(faults.retry_after_s, 0)
-            reset = datetime.now(UTC) + timedelta(seconds=wait)
-            reply = _errors(429, "Rate limit exceeded.")
-            reply.headers = {
-                "Retry-After": str(math.ceil(wait)),
-                "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "X-RateLimit-Limit": "100",
-                "X-RateLimit-Remaining": "0",
-                "RateLimit-Reason": "jira-burst-based",
-            }
-            return reply
+        burst = faults.burst_routes.get(name)
+        if limited or burst is not None:
+            return _rate_limited(faults.retry_after_s if burst is None else burst)
         if failed:
             status = 500 if self._fault_rng.random() < 0.5 else 503
             return _errors(status, "Internal server error (simulated).")
@@ -322,7 +348,10 @@ class SimulatorServer:
             return _errors(404, "No such endpoint in the simulated Jira.")
         if not self._authorized(headers.get("Authorization"), credentials):
             return _errors(401, "Client must be authenticated to access this resource.")
-        reply = self._route(name, match, query, body)
+        if name in BULK_ROUTES:
+            reply = self._bulk(name, match, body)
+        else:
+            reply = self._route(name, match, query, body)
         reply.truncate = truncated and reply.status == 200
         return reply
 
@@ -399,6 +428,39 @@ class SimulatorServer:
                     }
                 ),
             )
+        return _json(200, page)
+
+    def _bulk(self, name: str, match: re.Match, body: bytes) -> _Reply:
+        """The two bulk endpoints (and the JSM account's issue bulkfetch)."""
+        status = self.faults.bulk_status
+        if status in (403, 404):
+            return _errors(status, "You do not have permission or this API is not available.")
+        if name == "sla_issue_bulkfetch" and match.group(1) != self.cloud_id:
+            return _errors(404, "No Jira site with this cloud id.")
+        try:
+            request = orjson.loads(body or b"{}")
+            wanted = request["issueIdsOrKeys"]
+            if not isinstance(request, dict) or not isinstance(wanted, list):
+                raise TypeError
+            wanted = [str(item) for item in wanted]
+            if name == "changelog_bulkfetch":
+                page = self.jira.bulk_changelogs(
+                    wanted,
+                    max_results=int(request.get("maxResults") or 1000),
+                    next_page_token=request.get("nextPageToken"),
+                    field_ids=list(request.get("fieldIds") or ()),
+                )
+            else:
+                page = self.jira.bulk_issues(
+                    wanted,
+                    fields=request.get("fields") or "*navigable",
+                    expand=request.get("expand") or (),
+                    sla_view=name == "sla_issue_bulkfetch",
+                )
+        except ValueError as exc:  # bad JSON, a bad token, too many ids
+            return _errors(400, str(exc))
+        except (KeyError, TypeError):
+            return _errors(400, "issueIdsOrKeys must be a list of issue ids or keys.")
         return _json(200, page)
 
     def _search(self, arg, body: bytes) -> _Reply:
