@@ -35,7 +35,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.bench_freshness import single_events
-from benchmarks.bench_transform import EXPAND, best, cpu_seconds, timed_rebuild
+from benchmarks.bench_transform import best, cpu_seconds, raw_record, timed_rebuild
 from jira_pipeline.demo import demo_months
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
@@ -64,16 +64,7 @@ def sample_records(window_start: str) -> list[bytes]:
     bytes: ~120 MB in memory, one parsed copy at a time while the store is written)."""
     sim = SimulatedJira(seed=11, issues=SAMPLE_ISSUES, projects=PROJECTS,
                         start_month=window_start, months=24)
-    records = []
-    for key in sim.keys():  # noqa: SIM118 (a method, not a dict)
-        issue = sim.issue_json(key, expand=EXPAND)
-        issue["_remote_links"] = sim.remote_links(key) or []
-        sla = sim.sla_page(key, 0, 50)
-        if sla is not None:
-            issue["_sla"] = sla["values"]
-        issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
-        records.append(encode_record(issue))
-    return records
+    return [encode_record(raw_record(sim, key)) for key in sim.keys()]  # noqa: SIM118
 
 
 def copy_of(record: dict, copy: int) -> dict:

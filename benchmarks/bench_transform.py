@@ -56,17 +56,24 @@ def generate(root: DataRoot, sim: SimulatedJira) -> int:
     total = 0
     keys = sim.keys()
     for key in keys:
-        issue = sim.issue_json(key, expand=EXPAND)
-        issue["_remote_links"] = sim.remote_links(key) or []
-        sla = sim.sla_page(key, 0, 50)
-        if sla is not None:
-            issue["_sla"] = sla["values"]
-        issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
+        issue = raw_record(sim, key)
         path = root.issue_file(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encode_record(issue))
         total += len(orjson.dumps(issue))
     return total
+
+
+def raw_record(sim: SimulatedJira, key: str) -> dict:
+    """What the raw store keeps for ``key``: the issue with renderedFields and changelog,
+    its remote links and SLA records, a fixed fetch stamp."""
+    issue = sim.issue_json(key, expand=EXPAND)
+    issue["_remote_links"] = sim.remote_links(key) or []
+    sla = sim.sla_page(key, 0, 50)
+    if sla is not None:
+        issue["_sla"] = sla["values"]
+    issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
+    return issue
 
 
 def cpu_seconds() -> float:
