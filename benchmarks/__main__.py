@@ -1,7 +1,7 @@
 """Run the benchmarks and collect their sections into benchmarks/RESULTS.md.
 
-``python -m benchmarks`` runs every ``bench_*.py``; ``python -m benchmarks receiver`` only
-``bench_receiver.py``. Each section is also kept in ``benchmarks/results/<name>.md`` so a
+``python -m benchmarks`` runs every ``bench_*.py`` but the long ones (``scale``: run it
+by name); ``python -m benchmarks receiver`` only ``bench_receiver.py``. Each section is also kept in ``benchmarks/results/<name>.md`` so a
 partial run keeps the other figures."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LONG_RUNNING = frozenset({"scale"})  # an hour and ~7 GB: only when named
 
 
 def machine_line() -> str:
@@ -39,7 +40,8 @@ def machine_line() -> str:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    names = argv or sorted(name for p in HERE.glob("bench_*.py")
+                           if (name := p.stem.removeprefix("bench_")) not in LONG_RUNNING)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     for name in names:

@@ -9,8 +9,9 @@
 3. Incremental: ``upsert_issues`` of one changed issue into a month of 2,000 issues, with no
    other month and with 24 other months of data. Target p50 ≤ 150 ms.
 
-Raw files are written exactly as the raw store writes them (orjson, two-space indent) from
-the simulator's ``GET issue?expand=renderedFields,changelog`` + remote links + SLA page."""
+Raw records are written exactly as the raw store writes them (``raw_format.encode_record``:
+zstd-compressed orjson, sharded folders) from the simulator's
+``GET issue?expand=renderedFields,changelog`` + remote links + SLA page."""
 
 from __future__ import annotations
 
@@ -29,7 +30,14 @@ import orjson
 from jira_pipeline.compiled import compiled_modules, stale_modules
 from jira_pipeline.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.raw_store import save_field_list
+from jira_pipeline.storage.raw_format import encode_record, record_json
+from jira_pipeline.storage.raw_store import (
+    iter_issue_files,
+    iter_issue_keys,
+    load_issue,
+    save_field_list,
+    save_issue,
+)
 from jira_pipeline.transform.month_index import index_path
 from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.upsert import upsert_issues
@@ -43,22 +51,29 @@ EXPAND = frozenset({"renderedFields", "changelog"})
 
 
 def generate(root: DataRoot, sim: SimulatedJira) -> int:
-    """Write every simulated issue as a raw-store file; returns the bytes written."""
-    root.issues_dir.mkdir(parents=True, exist_ok=True)
+    """Write every simulated issue as a raw-store record; returns the JSON bytes encoded."""
     save_field_list(root, sim.fields())
     total = 0
     keys = sim.keys()
     for key in keys:
-        issue = sim.issue_json(key, expand=EXPAND)
-        issue["_remote_links"] = sim.remote_links(key) or []
-        sla = sim.sla_page(key, 0, 50)
-        if sla is not None:
-            issue["_sla"] = sla["values"]
-        issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
-        data = orjson.dumps(issue, option=orjson.OPT_INDENT_2)
-        (root.issues_dir / f"{key}.json").write_bytes(data)
-        total += len(data)
+        issue = raw_record(sim, key)
+        path = root.issue_file(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(encode_record(issue))
+        total += len(orjson.dumps(issue))
     return total
+
+
+def raw_record(sim: SimulatedJira, key: str) -> dict:
+    """What the raw store keeps for ``key``: the issue with renderedFields and changelog,
+    its remote links and SLA records, a fixed fetch stamp."""
+    issue = sim.issue_json(key, expand=EXPAND)
+    issue["_remote_links"] = sim.remote_links(key) or []
+    sla = sim.sla_page(key, 0, 50)
+    if sla is not None:
+        issue["_sla"] = sla["values"]
+    issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
+    return issue
 
 
 def cpu_seconds() -> float:
@@ -75,11 +90,11 @@ def own_cpu_seconds() -> float:
 
 
 def parse_floor(root: DataRoot) -> tuple[float, float]:
-    """Wall and CPU seconds to read and orjson-parse every raw issue file."""
+    """Wall and CPU seconds to read, decompress and orjson-parse every raw record."""
     started, cpu = time.perf_counter(), cpu_seconds()
-    for entry in os.scandir(root.issues_dir):
+    for _, entry in iter_issue_files(root):
         with open(entry.path, "rb") as handle:
-            orjson.loads(handle.read())
+            orjson.loads(record_json(handle.read()))
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
@@ -105,14 +120,15 @@ def best(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
 
 
 def link_copies(source: DataRoot, target: DataRoot, copies: int) -> int:
-    """``copies`` hard links of every raw file of ``source`` under new project keys."""
-    target.issues_dir.mkdir(parents=True, exist_ok=True)
+    """``copies`` hard links of every raw record of ``source`` under new project keys."""
     save_field_list(target, orjson.loads((source.state_dir / "fields.json").read_bytes()))
     count = 0
-    for entry in os.scandir(source.issues_dir):
-        project, number = entry.name[:-5].rsplit("-", 1)
+    for key, entry in iter_issue_files(source):
+        project, number = key.rsplit("-", 1)
         for copy in range(copies):
-            os.link(entry.path, target.issues_dir / f"{project}X{copy}-{number}.json")
+            link = target.issue_file(f"{project}X{copy}-{number}")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.link(entry.path, link)
             count += 1
     return count
 
@@ -132,10 +148,9 @@ def upsert_latencies(root: DataRoot, keys: list[str], series: str) -> list[float
     timings = []
     for round_number in range(UPSERT_SAMPLES):
         key = keys[(round_number * 37) % len(keys)]
-        path = root.issue_file(key)
-        issue = orjson.loads(path.read_bytes())
+        issue = load_issue(root, key)
         issue["fields"]["summary"] = f"changed {series} {round_number}"
-        path.write_bytes(orjson.dumps(issue, option=orjson.OPT_INDENT_2))
+        save_issue(root, issue, force=True)
         started = time.perf_counter()
         upsert_issues(root, [key])
         timings.append((time.perf_counter() - started) * 1000)
@@ -177,10 +192,11 @@ def main() -> str:
         generate(month, SimulatedJira(seed=5, issues=MONTH_ISSUES, projects=("OPS",),
                                       start_month="2023-06", months=1))
         rebuild_all(month, progress=False)
-        month_keys = sorted(p.stem for p in month.issues_dir.glob("*.json"))
+        month_keys = list(iter_issue_keys(month))
         alone = upsert_latencies(month, month_keys, "alone")
-        for entry in os.scandir(batch.issues_dir):  # add 24 other months of data
-            os.link(entry.path, month.issues_dir / entry.name)
+        for key, entry in iter_issue_files(batch):  # add 24 other months of data
+            month.issue_file(key).parent.mkdir(parents=True, exist_ok=True)
+            os.link(entry.path, month.issue_file(key))
         rebuild_all(month, progress=False)
         crowded = upsert_latencies(month, month_keys, "crowded")
 
@@ -191,8 +207,8 @@ def main() -> str:
         "## Transform (issue 5)",
         "",
         f"Data: {BATCH_ISSUES:,} simulated issues (seed 11, 24 months, "
-        f"{raw_bytes / BATCH_ISSUES / 1024:.1f} KiB per raw file incl. renderedFields and "
-        f"changelog; generated in {generated_s:.0f} s). Load average during the run: "
+        f"{raw_bytes / BATCH_ISSUES / 1024:.1f} KiB of JSON per raw record incl. "
+        f"renderedFields and changelog, stored compressed; generated in {generated_s:.0f} s). Load average during the run: "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs. Modules compiled by Cython "
         f"(setup.py), fresh: {len(set(compiled_modules()) - set(stale_modules())) or 'none, pure Python'}.",
         "",
@@ -203,7 +219,7 @@ def main() -> str:
         "",
         "| Measure | Result | CPU time | Target |",
         "|---|---|---|---|",
-        f"| Parse-only floor (read + orjson) | {floor:.2f} s ({BATCH_ISSUES / floor:,.0f} "
+        f"| Parse-only floor (read + zstd + orjson) | {floor:.2f} s ({BATCH_ISSUES / floor:,.0f} "
         f"issues/s) | {floor_cpu:.2f} s | |",
         f"| `rebuild_all`, cold, 1 process | {serial_s:.2f} s "
         f"({BATCH_ISSUES / serial_s:,.0f} issues/s) = **{serial_s / floor:.2f}×** floor "

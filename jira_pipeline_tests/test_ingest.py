@@ -32,6 +32,7 @@ from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.simulator import Faults, SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.auth_state import read_auth_state
+from jira_pipeline.storage.raw_format import record_json
 from jira_pipeline.storage.raw_store import (
     attachment_path,
     is_tombstone,
@@ -157,7 +158,7 @@ def test_backfill_killed_mid_way_resumes_to_a_complete_uncorrupted_store(
     done_before = list(iter_issue_keys(data_root))
     assert 30 <= len(done_before) < 120
     for key in done_before:
-        orjson.loads(data_root.issue_file(key).read_bytes())  # never half a file
+        orjson.loads(record_json(data_root.issue_file(key).read_bytes()))  # never half a file
 
     resumed = run_cli(args, env)
     out, err = resumed.communicate(timeout=120)

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jira_pipeline.cli import main as cli_main
 from jira_pipeline.storage import DataRoot
+from jira_pipeline.storage.raw_format import ZSTD_MAGIC, encode_record, record_json
 from jira_pipeline.storage.raw_store import (
     MAX_ATTACHMENT_NAME_BYTES,
     attachment_path,
@@ -20,6 +22,7 @@ from jira_pipeline.storage.raw_store import (
     iter_issue_keys,
     load_field_list,
     load_issue,
+    migrate_issue_files,
     patch_issue,
     remove_attachments_except,
     sanitize_file_name,
@@ -48,7 +51,8 @@ def test_save_then_load_round_trips_with_overlays(data_root: DataRoot) -> None:
     assert stored["_sla"] == sla
     assert stored["_fetched_at"].endswith("+00:00")
     assert result.path.stat().st_mode & 0o777 == 0o640
-    assert [p.name for p in result.path.parent.iterdir()] == ["SUPPORT-1.json"]
+    assert result.path == data_root.issues_dir / "SUPPORT" / "0" / "SUPPORT-1.json.zst"
+    assert [p.name for p in result.path.parent.iterdir()] == ["SUPPORT-1.json.zst"]
 
 
 def test_an_older_copy_never_replaces_a_newer_one(data_root: DataRoot) -> None:
@@ -122,7 +126,7 @@ def test_concurrent_saves_leave_the_newest_and_valid_json(data_root: DataRoot) -
         thread.start()
     for thread in threads:
         thread.join()
-    raw = data_root.issue_file("SUPPORT-1").read_bytes()
+    raw = record_json(data_root.issue_file("SUPPORT-1").read_bytes())
     assert orjson.loads(raw)["fields"]["updated"] == stamps[-1]
 
 
@@ -130,12 +134,14 @@ def test_iter_issue_keys_lists_only_issue_files(data_root: DataRoot) -> None:
     for key in ("ENG-2", "SUPPORT-10", "SUPPORT-9"):
         save_issue(data_root, make_issue(key))
     (data_root.issues_dir / "notes.json").write_text("{}")
-    (data_root.issues_dir / ".SUPPORT-1.json.abc.tmp").write_text("{")
+    (data_root.issues_dir / "SUPPORT" / "0" / ".SUPPORT-1.json.zst.abc.tmp").write_text("{")
+    (data_root.issues_dir / "SUPPORT" / "0" / "ENG-3.json.zst").write_text("{}")  # misfiled
+    (data_root.issues_dir / "SUPPORT" / "7").mkdir()
     assert list(iter_issue_keys(data_root)) == ["ENG-2", "SUPPORT-10", "SUPPORT-9"]
 
 
 def test_corrupt_issue_file_reads_as_absent(data_root: DataRoot) -> None:
-    data_root.issues_dir.mkdir(parents=True)
+    data_root.issue_file("SUPPORT-3").parent.mkdir(parents=True)
     data_root.issue_file("SUPPORT-3").write_text('{"key": "SUPPORT-3", "fie')
     assert load_issue(data_root, "SUPPORT-3") is None
 
@@ -220,3 +226,69 @@ def test_remove_attachments_except_drops_unwanted_and_stale_temp_files(
 def test_save_requires_a_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_issue(DataRoot(tmp_path), {"fields": {}})
+
+
+def test_records_are_compressed_json_with_created_first(data_root: DataRoot) -> None:
+    issue = make_issue(created="2024-03-01T08:00:00.000+0000", description="x" * 5000)
+    path = save_issue(data_root, issue).path
+    data = path.read_bytes()
+    assert data.startswith(ZSTD_MAGIC) and len(data) < 1000  # 5,000 x's compress away
+    text = record_json(data)
+    assert text.startswith(b'{"id":"10001","key":"SUPPORT-1","fields":{"created":"2024-03-01')
+    assert orjson.loads(text)["fields"] == {**issue["fields"]}
+
+
+def test_earlier_layout_is_read_then_replaced_on_the_next_write(data_root: DataRoot) -> None:
+    old = {**make_issue(summary="from the old layout"), "_remote_links": [{"id": 7}]}
+    legacy = data_root.legacy_issue_file("SUPPORT-1")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(orjson.dumps(old, option=orjson.OPT_INDENT_2))
+    assert legacy == data_root.issues_dir / "SUPPORT-1.json"
+    assert load_issue(data_root, "SUPPORT-1")["fields"]["summary"] == "from the old layout"
+    assert list(iter_issue_keys(data_root)) == ["SUPPORT-1"]
+    # an older copy still loses against the old-layout record: newest wins across layouts
+    stale = make_issue(updated="2024-01-01T00:00:00.000+0000", summary="stale")
+    assert save_issue(data_root, stale).skipped_older and legacy.exists()
+    assert save_issue(data_root, make_issue(updated="2024-06-01T00:00:00.000+0000")).written
+    assert not legacy.exists()
+    stored = load_issue(data_root, "SUPPORT-1")
+    assert stored["_remote_links"] == [{"id": 7}]  # overlays carried over
+    assert list(iter_issue_keys(data_root)) == ["SUPPORT-1"]
+
+
+def test_migrate_rewrites_every_old_record_once(data_root: DataRoot) -> None:
+    data_root.issues_dir.mkdir(parents=True)
+    records = {key: {**make_issue(key), "_remote_links": []} for key in ("ENG-1", "SUP-2001")}
+    for key, record in records.items():
+        data_root.legacy_issue_file(key).write_bytes(orjson.dumps(record))
+    data_root.legacy_issue_file("SUP-5").write_bytes(b'{"key": "SUP-5", "fie')  # corrupt
+    assert migrate_issue_files(data_root) == 2
+    assert migrate_issue_files(data_root) == 0
+    for key, record in records.items():
+        assert not data_root.legacy_issue_file(key).exists()
+        assert data_root.issue_file(key).read_bytes() == encode_record(record)
+    assert data_root.issue_file("SUP-2001").parent.name == "2"
+    assert data_root.legacy_issue_file("SUP-5").exists()  # left for a later fetch to replace
+    assert list(iter_issue_keys(data_root)) == ["ENG-1", "SUP-2001", "SUP-5"]
+
+
+def test_corrupt_compressed_record_reads_as_absent(data_root: DataRoot) -> None:
+    path = save_issue(data_root, make_issue()).path
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert load_issue(data_root, "SUPPORT-1") is None
+    path.write_bytes(ZSTD_MAGIC + b"\xe0" + b"\xff" * 8)  # claims an absurd size
+    assert load_issue(data_root, "SUPPORT-1") is None
+
+
+def test_raw_show_prints_the_record_as_json(
+    data_root: DataRoot, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("JIRA_DATA_ROOT", str(data_root.root))
+    save_issue(data_root, make_issue(summary="shown"), remote_links=[])
+    assert cli_main(["raw", "show", "SUPPORT-1"]) == 0
+    shown = orjson.loads(capsysbinary.readouterr().out)
+    assert shown == load_issue(data_root, "SUPPORT-1")
+    assert cli_main(["raw", "show", "SUPPORT-2"]) == 1
+    assert b"not in the raw store" in capsysbinary.readouterr().err
+    assert cli_main(["raw", "show", "../etc"]) == 2

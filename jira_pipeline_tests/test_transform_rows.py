@@ -140,7 +140,7 @@ def test_rich_issue_every_issue_column(rich_root: DataRoot):
             )
         },
         "_synced_at": utc(src["_fetched_at"]),
-        "_raw_file": "raw/jira/issues/SUP-42.json",
+        "_raw_file": "raw/jira/issues/SUP/0/SUP-42.json.zst",
     }
     assert set(expected) == set(SCHEMAS["issues"].names)
     row["custom_fields"] = json.loads(row["custom_fields"])

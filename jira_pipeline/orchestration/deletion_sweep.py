@@ -14,9 +14,9 @@ from jira_pipeline.ingest.search import search_month_keys
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.orchestration.jira_lookups import issue_fields
-from jira_pipeline.orchestration.stored_issues import is_tombstoned, stored_keys_by_month
+from jira_pipeline.orchestration.stored_issues import stored_keys_by_month
 from jira_pipeline.storage.paths import DataRoot
-from jira_pipeline.storage.raw_store import tombstone_issue
+from jira_pipeline.storage.raw_store import is_stored_tombstone, tombstone_issue
 
 
 @dataclass
@@ -49,7 +49,7 @@ def sweep_deletions(jira: JiraClient, root: DataRoot, *, scope_jql: str = "") ->
             summary.failed[month] = str(exc)
             continue
         for key in sorted(local - in_jira):
-            if is_tombstoned(root, key):
+            if is_stored_tombstone(root, key):
                 continue
             try:
                 if issue_fields(jira, key, "key") is not None:

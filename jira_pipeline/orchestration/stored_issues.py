@@ -1,19 +1,16 @@
 """Which stored issues belong to a month, for the asset checks and the deletion sweep.
 
 Months come from the transform's per-file cache (:func:`raw_months`: re-read only files
-whose mtime or size changed). Whether a file is a tombstone is read from its bytes: the
-raw store writes ``_deleted_at`` as a top-level key at a fixed indent, so no parse is
-needed to tell."""
+whose mtime or size changed); whether a record is a tombstone, from the raw store."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from jira_pipeline.storage.paths import DataRoot, check_month
+from jira_pipeline.storage.raw_store import is_stored_tombstone
 from jira_pipeline.transform.month_index import MonthIndex
 from jira_pipeline.transform.raw_source import raw_months
-
-_TOMBSTONE_MARK = b'\n  "_deleted_at": '
 
 
 def stored_keys_by_month(root: DataRoot) -> dict[str, set[str]]:
@@ -27,14 +24,7 @@ def stored_keys_by_month(root: DataRoot) -> dict[str, set[str]]:
     return dict(by_month)
 
 
-def is_tombstoned(root: DataRoot, key: str) -> bool:
-    try:
-        return _TOMBSTONE_MARK in root.issue_file(key).read_bytes()
-    except OSError:
-        return False
-
-
 def live_keys_of_month(root: DataRoot, month: str) -> set[str]:
     """Keys of the stored, not tombstoned issues created in ``month``."""
     keys = stored_keys_by_month(root).get(check_month(month), set())
-    return {key for key in keys if not is_tombstoned(root, key)}
+    return {key for key in keys if not is_stored_tombstone(root, key)}

@@ -11,6 +11,7 @@ import json
 import random
 import threading
 import zlib
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ SEARCH_MAX_RESULTS_IDS = 5000  # … and id/key-only pages at 5000
 CHANGELOG_MAX_RESULTS = 100
 _CHUNK = 65_536
 _STATE_CACHE_SIZE = 512  # recently generated states: an issue is read by several endpoints
+_SEARCH_CACHE_SIZE = 16  # recent searches' matches (paged through), 8 bytes per match
 _MAGIC = {
     "image/png": b"\x89PNG\r\n\x1a\n",
     "image/jpeg": b"\xff\xd8\xff\xe0",
@@ -146,10 +148,13 @@ class SimulatedJira:
         self._renderer = IssueRenderer(base_url.rstrip("/"), self.projects)
         self._lock = threading.RLock()
         step = len(self.projects)
-        self._project = [i % step for i in range(issues)]
-        self._number = [i // step + 1 for i in range(issues)]
-        self._created_ms = [self._gen.created_ms(i) for i in range(issues)]
-        self._updated_ms = [self._gen.updated_ms(i, c) for i, c in enumerate(self._created_ms)]
+        # One machine word per issue and column (arrays, not lists of int objects): a
+        # 1,000,000-issue site costs 32 MB here; issue bodies are generated when served.
+        self._project = array("q", (i % step for i in range(issues)))
+        self._number = array("q", (i // step + 1 for i in range(issues)))
+        self._created_ms = array("q", (self._gen.created_ms(i) for i in range(issues)))
+        self._updated_ms = array(
+            "q", (self._gen.updated_ms(i, c) for i, c in enumerate(self._created_ms)))
         self._alive = bytearray(b"\x01") * issues
         self._states: dict[int, dict] = {}  # materialised (mutated or created) issues
         self._state_cache: OrderedDict[int, dict] = OrderedDict()
@@ -160,7 +165,7 @@ class SimulatedJira:
         self._removed_links: set[int] = set()
         self._attachment_owner: dict[int, int] = {}
         self._next_id = MUTATION_ID_BASE
-        self._search_cache: OrderedDict[tuple, list[int]] = OrderedDict()
+        self._search_cache: OrderedDict[tuple, array[int]] = OrderedDict()
         self.version = 0  # bumped by every mutation
         self.api_sees_sla = api_sees_sla  # SLA field values in the API account's issue JSON
         self.issue_error_keys: set[str] = set()  # keys bulkfetch reports in issueErrors
@@ -546,7 +551,18 @@ class SimulatedJira:
                 body["nextPageToken"] = _encode_token(offset + len(page), jql or "")
             return orjson.dumps(body)
 
-    def _matching(self, query: Query) -> list[int]:
+    def cache_sizes(self) -> dict[str, int]:
+        """Entries in each cache, against its bound (``*_max``): serving issues, however
+        many, never grows them past it. ``materialised`` counts only issues changed or
+        created through the simulator's mutation API."""
+        with self._lock:
+            return {
+                "states": len(self._state_cache), "states_max": _STATE_CACHE_SIZE,
+                "searches": len(self._search_cache), "searches_max": _SEARCH_CACHE_SIZE,
+                "materialised": len(self._states),
+            }
+
+    def _matching(self, query: Query) -> array[int]:
         cached = self._search_cache.get((query, self.version))
         if cached is not None:
             self._search_cache.move_to_end((query, self.version))
@@ -576,10 +592,10 @@ class SimulatedJira:
             else:
                 values = self._created_ms if field == "created" else self._updated_ms
                 result.sort(key=values.__getitem__, reverse=descending)
-        self._search_cache[(query, self.version)] = result
-        while len(self._search_cache) > 16:
+        matches = self._search_cache[(query, self.version)] = array("q", result)
+        while len(self._search_cache) > _SEARCH_CACHE_SIZE:
             self._search_cache.popitem(last=False)
-        return result
+        return matches
 
     def _project_position(self, value: str) -> int:
         wanted = value.strip().lower()

@@ -9,6 +9,9 @@ from pathlib import Path
 from jira_pipeline.jira.keys import require_issue_key
 from jira_pipeline.storage.safe_paths import safe_join_under
 
+ISSUE_SUFFIX = ".json.zst"
+LEGACY_ISSUE_SUFFIX = ".json"
+ISSUES_PER_BUCKET = 1000  # issue files per folder: 1,000,000 never sit in one directory
 TABLES = ("issues", "comments", "attachments", "changelog", "issuelinks", "remote_links")
 
 
@@ -52,7 +55,13 @@ class DataRoot:
         return self.root / ".locks"
 
     def issue_file(self, key: str) -> Path:
-        return safe_join_under(self.issues_dir, f"{require_issue_key(key)}.json")
+        """Where the raw store writes ``key``: ``issues/PROJECT/BUCKET/KEY.json.zst``."""
+        return safe_join_under(self.issues_dir, *issue_file_parts(require_issue_key(key)))
+
+    def legacy_issue_file(self, key: str) -> Path:
+        """Where stores written before the sharded layout kept ``key``: ``issues/KEY.json``
+        (read, and replaced by the next write)."""
+        return safe_join_under(self.issues_dir, f"{require_issue_key(key)}{LEGACY_ISSUE_SUFFIX}")
 
     def issue_attachments_dir(self, key: str) -> Path:
         return safe_join_under(self.attachments_dir, require_issue_key(key))
@@ -69,6 +78,13 @@ class DataRoot:
 
     def month_file(self, table: str, month: str) -> Path:
         return safe_join_under(self.table_dir(table), f"{check_month(month)}.parquet")
+
+
+def issue_file_parts(key: str) -> tuple[str, str, str]:
+    """(project, bucket, file name) of a *validated* key: ``SUP-12345`` lives in
+    ``SUP/12/SUP-12345.json.zst``; the key alone says where, so no index is needed."""
+    project, number = key.rsplit("-", 1)
+    return project, str(int(number) // ISSUES_PER_BUCKET), f"{key}{ISSUE_SUFFIX}"
 
 
 def check_month(month: str) -> str:

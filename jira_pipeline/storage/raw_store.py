@@ -1,4 +1,5 @@
-"""The raw issue store: ``raw/jira/issues/KEY.json`` is the issue exactly as
+"""The raw issue store: one record per issue, ``raw/jira/issues/PROJECT/BUCKET/KEY.json.zst``
+(:meth:`DataRoot.issue_file`; the format is :mod:`raw_format`'s), is the issue exactly as
 ``GET /rest/api/3/issue/KEY`` returned it, plus our own underscore keys:
 
 - ``_remote_links``: list of remote links (``GET …/remotelink``);
@@ -9,7 +10,11 @@
 
 Every write is atomic and holds the issue's lock, and never replaces a newer stored
 ``fields.updated`` with an older one: webhooks and backfills race, the newest wins.
-Attachment bytes live in ``raw/jira/attachments/KEY/ID_filename``."""
+Attachment bytes live in ``raw/jira/attachments/KEY/ID_filename``.
+
+Records of the earlier layout (``raw/jira/issues/KEY.json``, plain JSON) are read as
+they are; the next write of the issue (or ``jira-pipeline raw migrate``) replaces them.
+Everything that reads raw records goes through this module (or :mod:`raw_format`)."""
 
 from __future__ import annotations
 
@@ -26,9 +31,15 @@ import orjson
 
 from jira_pipeline.jira.dates import parse_jira_datetime
 from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
-from jira_pipeline.storage.atomic import atomic_write_json
+from jira_pipeline.storage.atomic import atomic_write_bytes, atomic_write_json
 from jira_pipeline.storage.locks import issue_lock
-from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.paths import (
+    ISSUE_SUFFIX,
+    LEGACY_ISSUE_SUFFIX,
+    DataRoot,
+    issue_file_parts,
+)
+from jira_pipeline.storage.raw_format import UnreadableRecord, encode_record, record_json
 from jira_pipeline.storage.safe_paths import safe_join_under
 
 FIELD_LIST_FILE = "fields.json"
@@ -53,15 +64,39 @@ def now_iso() -> str:
 def load_issue(root: DataRoot, key: str) -> dict[str, Any] | None:
     """The stored issue (tombstones included), or ``None`` when absent or unreadable
     (an unreadable file is simply fetched again)."""
-    return _read_json_object(root.issue_file(key))
-
-
-def _read_json_object(path: Path) -> dict[str, Any] | None:
     try:
-        data = orjson.loads(path.read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+        data = orjson.loads(read_record_json(root, key) or b"null")
+    except (orjson.JSONDecodeError, UnreadableRecord):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_record_json(root: DataRoot, key: str) -> bytes | None:
+    """The stored record of ``key`` as JSON text, in either layout (``None``: none);
+    :class:`UnreadableRecord` for a corrupt compressed file."""
+    path = stored_issue_file(root, key)
+    if path is None:
+        return None
+    try:
+        return record_json(path.read_bytes())
+    except FileNotFoundError:  # replaced or migrated between the look and the read
+        return read_record_json(root, key) if path.suffix == LEGACY_ISSUE_SUFFIX else None
+
+
+def stored_issue_file(root: DataRoot, key: str) -> Path | None:
+    """The file holding ``key``'s record now: the current layout's, else an earlier
+    layout's (``None``: neither exists)."""
+    for path in (root.issue_file(key), root.legacy_issue_file(key)):
+        if path.is_file():
+            return path
+    return None
+
+
+def _write_record(root: DataRoot, key: str, record: dict[str, Any]) -> None:
+    """Replace ``key``'s record atomically (hold its lock); an earlier layout's file goes
+    only after the new one is in place, and readers look for the new one first."""
+    atomic_write_bytes(root.issue_file(key), encode_record(record))
+    root.legacy_issue_file(key).unlink(missing_ok=True)
 
 
 def issue_updated(issue: dict[str, Any] | None) -> datetime | None:
@@ -95,7 +130,7 @@ def save_issue(
     key = require_issue_key(issue.get("key"))
     path = root.issue_file(key)
     with issue_lock(root, key):
-        stored = _read_json_object(path)
+        stored = load_issue(root, key)
         if not force and _is_older(issue, stored):
             return SaveResult(written=False, skipped_older=True, path=path)
         record = {k: v for k, v in issue.items() if not k.startswith("_")}
@@ -108,7 +143,7 @@ def save_issue(
         elif "_sla" in kept:
             record["_sla"] = kept["_sla"]
         record["_fetched_at"] = now_iso()
-        atomic_write_json(path, record)
+        _write_record(root, key, record)
     return SaveResult(written=True, skipped_older=False, path=path)
 
 
@@ -124,9 +159,8 @@ def patch_issue(
     Fields older than the stored ``updated`` are ignored. Returns True when the stored
     JSON changed, or would change with ``dry_run`` (``_fetched_at`` aside); nothing is
     written otherwise."""
-    path = root.issue_file(key)
     with issue_lock(root, key):
-        stored = _read_json_object(path)
+        stored = load_issue(root, key)
         if stored is None or is_tombstone(stored):
             return False
         record = dict(stored)
@@ -139,7 +173,7 @@ def patch_issue(
         if dry_run:
             return True
         record["_fetched_at"] = now_iso()
-        atomic_write_json(path, record)
+        _write_record(root, key, record)
     return True
 
 
@@ -150,25 +184,76 @@ def _without_stamp(issue: dict[str, Any]) -> dict[str, Any]:
 def tombstone_issue(root: DataRoot, key: str) -> bool:
     """Mark a stored issue deleted (``_deleted_at``) and remove its attachment files.
     Returns True when a tombstone was written now; an issue never stored gets none."""
-    path = root.issue_file(key)
     with issue_lock(root, key):
-        stored = _read_json_object(path)
+        stored = load_issue(root, key)
         shutil.rmtree(root.issue_attachments_dir(key), ignore_errors=True)
         if stored is None or is_tombstone(stored):
             return False
-        atomic_write_json(path, {**stored, "_deleted_at": now_iso()})
+        _write_record(root, key, {**stored, "_deleted_at": now_iso()})
     return True
+
+
+def is_stored_tombstone(root: DataRoot, key: str) -> bool:
+    """Whether ``key``'s stored record is a tombstone (an absent or unreadable one is not)."""
+    return is_tombstone(load_issue(root, key))
 
 
 def iter_issue_keys(root: DataRoot) -> Iterator[str]:
     """Keys of every stored issue (tombstones included), sorted."""
-    if not root.issues_dir.is_dir():
+    yield from sorted(key for key, _ in iter_issue_files(root))
+
+
+def iter_issue_files(root: DataRoot) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(key, directory entry) of every stored record file, in no particular order: the
+    sharded ``PROJECT/BUCKET/KEY.json.zst`` files, then the earlier layout's ``KEY.json``
+    files whose key has no sharded file. Temp files, symlinks and names that are not
+    where their key belongs are skipped. One pass, memory bounded by the earlier
+    layout's files only (1,000,000 issues are listed without holding them)."""
+    legacy: dict[str, os.DirEntry[str]] = {}
+    try:
+        top = list(os.scandir(root.issues_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return
-    names = sorted(e.name for e in os.scandir(root.issues_dir) if e.name.endswith(".json"))
-    for name in names:
-        key = name[: -len(".json")]
-        if is_valid_issue_key(key):
-            yield key
+    for entry in top:
+        if entry.name.endswith(LEGACY_ISSUE_SUFFIX):
+            key = entry.name[: -len(LEGACY_ISSUE_SUFFIX)]
+            if is_valid_issue_key(key) and entry.is_file(follow_symlinks=False):
+                legacy[key] = entry
+        elif entry.is_dir(follow_symlinks=False):
+            for key, found in _project_files(entry):
+                legacy.pop(key, None)
+                yield key, found
+    yield from legacy.items()
+
+
+def _project_files(project: os.DirEntry[str]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    with os.scandir(project.path) as buckets:
+        for bucket in buckets:
+            if not bucket.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(bucket.path) as files:
+                for entry in files:
+                    key = entry.name[: -len(ISSUE_SUFFIX)]
+                    if (entry.name.endswith(ISSUE_SUFFIX) and is_valid_issue_key(key)
+                            and issue_file_parts(key)[:2] == (project.name, bucket.name)
+                            and entry.is_file(follow_symlinks=False)):
+                        yield key, entry
+
+
+def migrate_issue_files(root: DataRoot) -> int:
+    """Rewrite every record still in the earlier layout (``issues/KEY.json``) in the
+    current one, each under its issue's lock; returns how many. Unreadable files are left
+    where they are (a later fetch replaces them). Safe to rerun or interrupt."""
+    moved = 0
+    earlier = [key for key, entry in iter_issue_files(root)
+               if not entry.name.endswith(ISSUE_SUFFIX)]
+    for key in earlier:
+        with issue_lock(root, key):
+            stored = load_issue(root, key)
+            if stored is not None and root.legacy_issue_file(key).exists():
+                _write_record(root, key, stored)
+                moved += 1
+    return moved
 
 
 def save_field_list(root: DataRoot, fields: list[dict[str, Any]]) -> Path:

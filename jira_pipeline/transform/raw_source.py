@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
-from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.storage.paths import LEGACY_ISSUE_SUFFIX, DataRoot, issue_file_parts
+from jira_pipeline.storage.raw_format import (
+    CREATED_FIRST,
+    ZSTD_MAGIC,
+    UnreadableRecord,
+    record_json,
+)
+from jira_pipeline.storage.raw_store import iter_issue_files
 from jira_pipeline.transform.rows import RawIssue, created_month, issue_month
 
 if TYPE_CHECKING:  # a rebuild's worker processes read raw files but never the index
@@ -28,7 +35,8 @@ FileMapper = Callable[[Callable[[str], tuple[str | None, bool]], list[str]],
 
 log = logging.getLogger(__name__)
 
-# `fields.created` as the raw store writes it (orjson, two-space indent): four spaces deep.
+# `fields.created` in records written before compression (orjson, two-space indent):
+# four spaces deep. Compressed records start `fields` with it (raw_format.CREATED_FIRST).
 _CREATED_AT_DEPTH_2 = b'\n    "created": "'
 _HINT_BYTES = 16_384
 
@@ -38,8 +46,13 @@ class UnreadableRawIssue(ValueError):
 
 
 def parse_issue_bytes(data: bytes) -> dict[str, Any]:
-    """orjson first (fast); the stdlib as a fallback for what orjson refuses (lone
-    surrogate escapes), repaired to valid UTF-8 so Arrow accepts every string."""
+    """A stored record's bytes (either format) parsed: orjson first (fast); the stdlib as
+    a fallback for what orjson refuses (lone surrogate escapes), repaired to valid UTF-8
+    so Arrow accepts every string."""
+    try:
+        data = record_json(data)
+    except UnreadableRecord as exc:
+        raise UnreadableRawIssue(str(exc)) from None
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -63,12 +76,16 @@ def read_raw_issue(root: DataRoot, key: str, *,
     ``O_NOFOLLOW`` and symlinked attachment folders are ignored. A bulk caller passes
     ``attachment_dirs`` (see :func:`attachment_dirs`) to skip folders that do not exist."""
     require_issue_key(key)
-    try:
-        fd = os.open(f"{_issues_dir(root)}/{key}.json", os.O_RDONLY | os.O_NOFOLLOW)
-    except (FileNotFoundError, NotADirectoryError):
+    for relative in _issue_paths(key):
+        try:
+            fd = os.open(f"{_issues_dir(root)}/{relative}", os.O_RDONLY | os.O_NOFOLLOW)
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:  # ELOOP: a symlink where an issue file should be
+            raise UnreadableRawIssue(f"cannot open raw file: {exc.strerror}") from None
+    else:
         return None
-    except OSError as exc:  # ELOOP: a symlink where an issue file should be
-        raise UnreadableRawIssue(f"cannot open raw file: {exc.strerror}") from None
     try:
         stat = os.fstat(fd)
         content = _read_all(fd, stat.st_size)
@@ -81,7 +98,7 @@ def read_raw_issue(root: DataRoot, key: str, *,
     return RawIssue(
         key=key,
         data=data,
-        raw_file=f"raw/jira/issues/{key}.json",
+        raw_file=f"raw/jira/issues/{relative}",
         mtime_ns=stat.st_mtime_ns,
         size=stat.st_size,
         attachment_files=files,
@@ -93,11 +110,19 @@ def read_raw_issue(root: DataRoot, key: str, *,
 def raw_version(root: DataRoot, key: str) -> tuple[int, int, int] | None:
     """(inode, mtime, size) of the raw file ``key`` now (``None``: no file): every save
     replaces the file, so a new version has a new inode even within one mtime tick."""
-    try:
-        stat = os.stat(os.path.join(_issues_dir(root), f"{key}.json"), follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    for relative in _issue_paths(key):
+        try:
+            stat = os.stat(f"{_issues_dir(root)}/{relative}", follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return None
+
+
+def _issue_paths(key: str) -> tuple[str, str]:
+    """Where ``key``'s record may be, under the issues folder, in the order the raw store
+    reads them: the sharded file, then the earlier layout's ``KEY.json``."""
+    return "/".join(issue_file_parts(key)), f"{key}{LEGACY_ISSUE_SUFFIX}"
 
 
 @functools.lru_cache(maxsize=16)
@@ -117,13 +142,27 @@ def _read_all(fd: int, size: int) -> bytes:
 
 
 def _read_head(path: str) -> bytes:
-    """The first ``_HINT_BYTES`` of a file (plain system calls: a Python file object
-    costs as much as the read, and a cold rebuild reads every raw file's head)."""
+    """The first bytes of a raw record, as JSON text (plain system calls: a Python file
+    object costs as much as the read, and a cold rebuild reads every raw file's head).
+    A compressed record is read whole (a few KB); a plain one up to ``_HINT_BYTES``."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
-        return os.read(fd, _HINT_BYTES)
+        head = os.read(fd, _HINT_BYTES)
+        if not head.startswith(ZSTD_MAGIC):
+            return head
+        return record_json(_read_all_from(fd, head))
+    except UnreadableRecord as exc:
+        raise UnreadableRawIssue(str(exc)) from None
     finally:
         os.close(fd)
+
+
+def _read_all_from(fd: int, head: bytes) -> bytes:
+    """``head`` plus the rest of the file behind ``fd``."""
+    parts = [head]
+    while len(parts[-1]):
+        parts.append(os.read(fd, 1 << 16))
+    return head if len(parts) == 2 else b"".join(parts)
 
 
 def _attachment_files(folder: Path) -> tuple[str, ...]:
@@ -145,11 +184,18 @@ def attachment_dirs(root: DataRoot) -> frozenset[str]:
 
 
 def month_hint(head: bytes, path: str) -> str | None:
-    """The month of ``fields.created`` from the first bytes of a raw file: the first
-    parseable timestamp at the depth the raw store writes ``fields.created`` (Jira sends
+    """The month of ``fields.created`` from the first bytes of a raw record (JSON text):
+    where the raw store puts ``fields.created`` (first in ``fields``); in a record of the
+    earlier, indented format the first parseable timestamp at its depth (Jira sends
     ``fields`` before ``renderedFields``, whose ``created`` is not ISO anyway); else the
     whole file is parsed. A hint: the rebuild checks every issue's month when it parses
     the file, and re-files an issue whose hint was wrong."""
+    start = head.find(CREATED_FIRST, 0, 4096)
+    if start >= 0:
+        value_start = start + len(CREATED_FIRST)
+        value_end = head.find(b'"', value_start, value_start + 48)
+        with contextlib.suppress(ValueError, UnicodeDecodeError, OverflowError):
+            return created_month(head[value_start:value_end].decode())
     start = head.find(_CREATED_AT_DEPTH_2)
     while start >= 0:
         value_start = start + len(_CREATED_AT_DEPTH_2)
@@ -170,11 +216,7 @@ def raw_months(root: DataRoot, index: MonthIndex, *,
     rebuild passes its worker pool's ``map``: a cold store has 20,000 heads to read)."""
     cached = index.raw_entries()
     found: list[tuple[str, RawEntry | None, str, int, int]] = []  # key, cached, path, stat
-    entries = os.scandir(root.issues_dir) if root.issues_dir.is_dir() else ()
-    for entry in entries:
-        key = entry.name[:-5] if entry.name.endswith(".json") else ""
-        if not is_valid_issue_key(key) or not entry.is_file(follow_symlinks=False):
-            continue
+    for key, entry in iter_issue_files(root):
         try:
             stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import multiprocessing
 import os
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
+from jira_pipeline.storage.raw_store import iter_issue_files
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields
 from jira_pipeline.transform.month_build import (
@@ -80,7 +82,7 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
     resolved = resolve_site_fields(root)
     misplaced: list[str] = []
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if _raw_file_count(root) >= PARALLEL_FROM_ISSUES else 1
+        workers = min(os.cpu_count() or 1, 4) if _has_many_raw_files(root) else 1
     with _worker_pool(workers) as pool, MonthIndex(root) as index:
         by_month: dict[str, list[str]] = defaultdict(list)
         map_files = map if pool is None else functools.partial(pool.map, chunksize=500)
@@ -107,12 +109,10 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
         summary.issues_written += moved.issues_written
 
 
-def _raw_file_count(root: DataRoot) -> int:
-    try:
-        with os.scandir(root.issues_dir) as entries:
-            return sum(1 for _ in entries)
-    except FileNotFoundError:
-        return 0
+def _has_many_raw_files(root: DataRoot) -> bool:
+    """At least :data:`PARALLEL_FROM_ISSUES` raw records (stops counting there)."""
+    files = itertools.islice(iter_issue_files(root), PARALLEL_FROM_ISSUES)
+    return sum(1 for _ in files) >= PARALLEL_FROM_ISSUES
 
 
 @contextlib.contextmanager
