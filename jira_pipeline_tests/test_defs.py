@@ -12,7 +12,7 @@ from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from jira_pipeline.definitions import defs
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
-from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.transform.schemas import TABLES
 
 MONTH_ASSETS = [
     "jira_raw_issues",

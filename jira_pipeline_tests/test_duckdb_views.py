@@ -11,9 +11,8 @@ import pytest
 
 from jira_pipeline.cli import main
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform.month_files import sort_rows
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline.transform.views import EXAMPLE_QUERIES, connect, read_table
 from jira_pipeline_tests.fixtures.transform_data import (

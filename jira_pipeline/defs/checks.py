@@ -2,7 +2,7 @@
 month run, in the same step.
 
 Four rules, all reported on ``jira_issues`` (the table analysts start from) and covering
-the six files of the month: one check per rule rather than one per table keeps a webhook
+the month's files: one check per rule rather than one per table keeps a webhook
 run's event log short, which is most of a small run's cost. Unique keys and the declared
 schemas are blocking: they guard what analysts query, and a failure fails the run (the
 sensor retries its events, the UI shows it red). The cross-table and raw-store comparisons
@@ -24,7 +24,7 @@ from jira_pipeline.storage.paths import DataRoot
 CHECKED_ASSET = "jira_issues"
 DESCRIPTIONS = {
     "unique_issue_key": "Each issue_key appears once in the month's issues file.",
-    "schemas_are_declared": "Each of the month's six files has exactly its declared Arrow "
+    "schemas_are_declared": "Each of the month's files has exactly its declared Arrow "
     "schema (names, order, types).",
     "child_rows_reference_issues": "Every comment, attachment, changelog, link and remote link "
     "row belongs to an issue of the same month's issues file.",

@@ -10,8 +10,8 @@ from collections import Counter
 import pyarrow.parquet as pq
 
 from jira_pipeline.orchestration.stored_issues import live_keys_of_month
-from jira_pipeline.storage.paths import TABLES, DataRoot
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 CHILD_TABLES = tuple(t for t in TABLES if t != "issues")
 

@@ -11,7 +11,7 @@ from jira_pipeline.storage.paths import DataRoot
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     transform = subparsers.add_parser(
-        "transform", help="rebuild the six Parquet tables from the raw store",
+        "transform", help="rebuild every Parquet table from the raw store",
         description="Rebuild parquet/jira/<table>/YYYY-MM.parquet from raw/jira/issues, "
                     "month by month (or one --month); copies changed files to JIRA_DIST_DIR.",
     )

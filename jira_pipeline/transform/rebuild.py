@@ -1,4 +1,4 @@
-"""Full and month-wide rebuilds of the six tables from the raw store.
+"""Full and month-wide rebuilds of the tables from the raw store.
 
 The raw files are first grouped by month (cached per file by mtime and size in the month
 index; a cold file costs a byte scan for ``fields.created``, not a parse), then each month
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
+from jira_pipeline.storage.paths import DataRoot, check_month
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields
 from jira_pipeline.transform.month_build import (
@@ -37,6 +37,7 @@ from jira_pipeline.transform.month_build import (
 from jira_pipeline.transform.month_files import MonthResult, months_in
 from jira_pipeline.transform.month_index import MonthIndex
 from jira_pipeline.transform.raw_source import raw_months
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline.transform.upsert import UpsertSummary, apply_issues, resolve_site_fields
 
 PARALLEL_FROM_ISSUES = 5_000  # below this, starting worker processes costs more than it saves
@@ -48,7 +49,7 @@ class RebuildSummary(UpsertSummary):
 
 
 def rebuild_month(root: DataRoot, month: str, *, dist_dir: Path | None = None) -> MonthResult:
-    """Rewrite one month's six files from every raw issue created in that month (and
+    """Rewrite one month's files from every raw issue created in that month (and
     re-file issues the month held that now belong elsewhere, or were deleted)."""
     month = check_month(month)
     with MonthIndex(root) as index:

@@ -1,4 +1,4 @@
-"""One raw issue (the stored REST v3 JSON plus our overlays) → rows of the six tables.
+"""One raw issue (the stored REST v3 JSON plus our overlays) → rows of every table in the registry.
 
 Pure functions of the raw JSON (and which attachment files exist), so the incremental
 upsert and the full rebuild produce identical rows. Child rows are deduplicated by their
@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from jira_pipeline.jira.adf import adf_to_text
 from jira_pipeline.jira.dates import month_of
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform import values as v
 from jira_pipeline.transform.field_map import (
     MAPPING,
@@ -28,7 +27,7 @@ from jira_pipeline.transform.field_map import (
     resolve_from_names,
     sla_values,
 )
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 Rows = dict[str, list[Any]]  # issues: dicts; other tables: tuples in column order
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.month_files import months_in, read_parquet
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 VIEW_PREFIX = "jira_"
 
@@ -71,7 +71,7 @@ def view_sql(root: DataRoot, table: str) -> str:
 
 def connect(root: DataRoot, db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or the database file ``db_path``) in UTC, with the
-    six ``jira_*`` views (re)created."""
+    ``jira_*`` views of every table (re)created."""
     con = duckdb.connect(str(db_path) if db_path else ":memory:")
     con.execute("SET TimeZone = 'UTC'")  # months and dates as the tables file them: UTC
     for table in TABLES:
