@@ -54,10 +54,12 @@ class WrittenMonth:
 
 
 def rebuild_month_files(root: DataRoot, month: str, keys: list[str],
-                        resolved: ResolvedFields | None) -> WrittenMonth:
-    """Build ``month`` from the raw issues ``keys`` and replace its files; the month
-    index learns the month's issues (a module-level function: worker processes run it)."""
-    built = build_month(root, month, keys, resolved)
+                        resolved: ResolvedFields | None,
+                        tables: tuple[str, ...] = TABLES) -> WrittenMonth:
+    """Build ``month`` from the raw issues ``keys`` and replace its files (of tables not
+    in ``tables``: removed); the month index learns the month's issues (a module-level
+    function: worker processes run it)."""
+    built = build_month(root, month, keys, resolved, tables)
     with MonthIndex(root) as index:
         result = write_month_indexed(index, month, built.tables, incoming=built.placed,
                                      drop_keys=None)
@@ -65,14 +67,15 @@ def rebuild_month_files(root: DataRoot, month: str, keys: list[str],
 
 
 def build_month(root: DataRoot, month: str, keys: list[str],
-                resolved: ResolvedFields | None) -> BuiltMonth:
-    """Arrow tables of ``month`` from the raw issues ``keys``, ``CHUNK_ISSUES`` at a time."""
+                resolved: ResolvedFields | None, tables: tuple[str, ...] = TABLES) -> BuiltMonth:
+    """Arrow ``tables`` of ``month`` from the raw issues ``keys``, ``CHUNK_ISSUES`` at a
+    time."""
     with without_cyclic_gc():
-        chunks: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
+        chunks: dict[str, list[pa.Table]] = {t: [] for t in tables}
         built = BuiltMonth(tables={})
         folders = attachment_dirs(root)
         for start in range(0, len(keys), CHUNK_ISSUES):
-            rows = empty_rows()
+            rows = empty_rows(tables)
             for key in keys[start:start + CHUNK_ISSUES]:
                 _add_issue(built, rows, root, key, month, resolved, folders)
             for name, table in to_tables(rows).items():

@@ -67,6 +67,19 @@ def _mapped_type(column: str) -> pa.DataType:
     return next(f.type for f in MAPPING.schema_fields() if f.name == column)
 
 
+def _sla_outcome_columns() -> list[Column]:
+    found: list[Column] = []
+    for sla in MAPPING.slas:
+        found += [
+            (f"{sla.prefix}_outcome", _S, f"SLA {sla.field!r}: met, breached or running "
+                                          "(null when the issue has no such SLA)"),
+            (f"{sla.prefix}_goal_seconds", _I, f"SLA {sla.field!r}: goal of the cycle"),
+            (f"{sla.prefix}_elapsed_seconds", _I, f"SLA {sla.field!r}: elapsed time of the "
+                                                  "cycle (business hours of its calendar)"),
+        ]
+    return found
+
+
 TABLE_SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "issues",
@@ -185,6 +198,62 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
             ("global_id", _S, "Global id of the target"),
         ),
         ("issue_key", "remote_link_id"),
+    ),
+    TableSpec(
+        "status_intervals",
+        "One row per issue and status stay, from the changelog and the issue's created time "
+        "and current status: the stays of an issue tile [created, now) without gaps or "
+        "overlaps; the current stay has no left_at.",
+        (
+            ("issue_key", _S, "The issue"),
+            ("stay_index", _I, "Position of the stay in the issue's life (0-based)"),
+            ("status", _S, "Status name during the stay"),
+            ("status_id", _S, "Status id (null when the changelog did not give one)"),
+            ("status_category", _S, "To Do, In Progress or Done (see the analyst guide: "
+                                    "how categories are inferred)"),
+            ("entered_at", TIMESTAMP, "Start of the stay (the issue's created for the first)"),
+            ("left_at", TIMESTAMP, "End of the stay; null for the current stay"),
+            ("duration_seconds", _I, "left_at - entered_at in seconds; null for the current stay"),
+            ("assignee_account_id", _S, "Assignee when the stay began (account id)"),
+            ("assignee_name", _S, "Assignee when the stay began (display name)"),
+            ("entered_by_account_id", _S, "Who moved the issue into the status (the "
+                                          "creator for the first stay)"),
+            ("entered_by_name", _S, "Display name of entered_by"),
+            ("is_reopen", _B, "A stay outside Done after a Done one"),
+        ),
+        ("issue_key", "stay_index"),
+        derived=True,
+        reads=("issues", "changelog"),
+    ),
+    TableSpec(
+        "issue_metrics",
+        "One row per issue: first response (JSM-aware), assignment and resolution "
+        "milestones, reopens, time per status category, SLA outcome per SLA, comment and "
+        "attachment totals. Open durations run to as_of (when the issue was fetched).",
+        (
+            ("issue_key", _S, "The issue"),
+            ("created_at", TIMESTAMP, "Created"),
+            ("as_of", TIMESTAMP, "When the raw issue was fetched: open clocks stop here"),
+            ("first_response_at", TIMESTAMP, "First public comment by someone other than "
+                                             "the reporter (JSM internal notes excluded)"),
+            ("first_assigned_at", TIMESTAMP, "First time the issue had an assignee"),
+            ("last_assigned_at", TIMESTAMP, "Last time the assignee was set to someone"),
+            ("assignee_count", _I, "Distinct assignees over the issue's life"),
+            ("first_resolved_at", TIMESTAMP, "First time a resolution was set"),
+            ("last_resolved_at", TIMESTAMP, "Last time a resolution was set"),
+            ("reopen_count", _I, "Stays outside Done after a Done one"),
+            ("open_duration_seconds", _I, "created → resolved_at, or → as_of while unresolved"),
+            ("to_do_seconds", _I, "Time in To Do statuses (current stay up to as_of)"),
+            ("in_progress_seconds", _I, "Time in In Progress statuses"),
+            ("done_seconds", _I, "Time in Done statuses"),
+            *_sla_outcome_columns(),
+            ("public_comment_count", _I, "Comments visible to the customer"),
+            ("internal_comment_count", _I, "Internal comments (JSM notes, restricted)"),
+            ("attachment_bytes", _I, "Total size of the attachments"),
+        ),
+        ("issue_key",),
+        derived=True,
+        reads=("issues", "comments", "attachments", "changelog", "status_intervals"),
     ),
 )
 

@@ -51,7 +51,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -66,7 +66,7 @@ def view_sql(root: DataRoot, table: str) -> str:
     if not months_in(directory):
         return _empty_select(SCHEMAS[table])
     glob = (directory / "*.parquet").as_posix()
-    return f"SELECT * FROM read_parquet({_literal(glob)})"
+    return f"SELECT * FROM read_parquet({sql_literal(glob)})"
 
 
 def connect(root: DataRoot, db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
