@@ -28,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from jira_pipeline.analytics.demo_data import write_simulated_raw_store
 from jira_pipeline.compiled import compiled_modules
 from jira_pipeline.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
@@ -42,26 +43,11 @@ REPEATS = 3  # each timing is the best of this many runs (the host is shared and
 RSS_ISSUES = 100_000
 MONTH_ISSUES = 2_000
 UPSERT_SAMPLES = 25
-EXPAND = frozenset({"renderedFields", "changelog"})
 
 
 def generate(root: DataRoot, sim: SimulatedJira) -> int:
     """Write every simulated issue as a raw-store file; returns the bytes written."""
-    root.issues_dir.mkdir(parents=True, exist_ok=True)
-    save_field_list(root, sim.fields())
-    total = 0
-    keys = sim.keys()
-    for key in keys:
-        issue = sim.issue_json(key, expand=EXPAND)
-        issue["_remote_links"] = sim.remote_links(key) or []
-        sla = sim.sla_page(key, 0, 50)
-        if sla is not None:
-            issue["_sla"] = sla["values"]
-        issue["_fetched_at"] = "2026-01-01T00:00:00.000+00:00"
-        data = orjson.dumps(issue, option=orjson.OPT_INDENT_2)
-        (root.issues_dir / f"{key}.json").write_bytes(data)
-        total += len(data)
-    return total
+    return write_simulated_raw_store(root, sim)
 
 
 def cpu_seconds() -> float:

@@ -55,7 +55,7 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _empty_select(schema: pa.Schema) -> str:
+def empty_select(schema: pa.Schema) -> str:
     columns = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS {_quote(f.name)}"
                         for f in schema)
     return f"SELECT {columns} WHERE false"
@@ -64,7 +64,7 @@ def _empty_select(schema: pa.Schema) -> str:
 def view_sql(root: DataRoot, table: str) -> str:
     directory = root.table_dir(table)
     if not months_in(directory):
-        return _empty_select(SCHEMAS[table])
+        return empty_select(SCHEMAS[table])
     glob = (directory / "*.parquet").as_posix()
     return f"SELECT * FROM read_parquet({sql_literal(glob)})"
 
