@@ -106,6 +106,7 @@ def test_cli_transform_then_duckdb_database(
     assert main(["duckdb", "--db", str(db)]) == 0
     printed = capsys.readouterr().out
     assert str(db) in printed and "SLA breaches by month" in printed
+    assert (tmp_path / "dist" / "jira.duckdb").is_file()  # beside JIRA_DIST_DIR too
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT issue_key, severity FROM jira_issues").fetchall() == [
             ("SUP-42", "S2 - Major")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from jira_pipeline.config import load_settings
@@ -65,7 +66,8 @@ def run_duckdb(args: argparse.Namespace) -> int:
     if settings.dist_dir is not None:
         dist = Path(settings.dist_dir)
         write_database(dist, dist / DATABASE_NAME, relative=True, calendar=calendar)
-        print(f"also written for rsync: {dist / DATABASE_NAME} (open it from {dist})")
+        print(f"also written for rsync: {dist / DATABASE_NAME} (open it from {dist})",
+              file=sys.stderr)
     if args.query:
         with duckdb.connect(str(db_path), read_only=True) as con:
             con.execute("SET TimeZone = 'UTC'")
