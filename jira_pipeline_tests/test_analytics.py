@@ -79,3 +79,17 @@ def test_a_bad_calendar_is_refused_with_its_path(tmp_path):
     bad.write_text('start = "18:00"\nend = "09:00"\n')
     with pytest.raises(ValueError, match="calendar.toml"):
         load_calendar(bad)
+
+
+def test_report_command_writes_the_three_charts(demo, tmp_path, monkeypatch, capsys):
+    from jira_pipeline.cli import main
+
+    root, _ = demo
+    monkeypatch.setenv("JIRA_DATA_ROOT", str(root.root))
+    assert main(["report", "--out", str(tmp_path / "report")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).name for p in printed] == [
+        "created_vs_resolved.png", "sla_compliance.png", "time_in_status.png"]
+    for path in printed:
+        data = Path(path).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000
