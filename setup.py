@@ -19,6 +19,7 @@ from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = [
     "jira_pipeline/jira/adf.py",
+    "jira_pipeline/transform/derived_rows.py",
     "jira_pipeline/transform/field_map.py",
     "jira_pipeline/transform/month_build.py",
     "jira_pipeline/transform/raw_source.py",

@@ -35,7 +35,8 @@ from pathlib import Path
 import orjson
 
 from benchmarks.bench_freshness import single_events
-from benchmarks.bench_transform import best, cpu_seconds, raw_record, timed_rebuild
+from benchmarks.bench_transform import best, cpu_seconds, timed_rebuild
+from jira_pipeline.analytics.demo_data import simulated_record
 from jira_pipeline.demo import demo_months
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
@@ -64,7 +65,7 @@ def sample_records(window_start: str) -> list[bytes]:
     bytes: ~120 MB in memory, one parsed copy at a time while the store is written)."""
     sim = SimulatedJira(seed=11, issues=SAMPLE_ISSUES, projects=PROJECTS,
                         start_month=window_start, months=24)
-    return [encode_record(raw_record(sim, key)) for key in sim.keys()]  # noqa: SIM118
+    return [encode_record(simulated_record(sim, key)) for key in sim.keys()]  # noqa: SIM118
 
 
 def copy_of(record: dict, copy: int) -> dict:

@@ -1,4 +1,4 @@
-"""Jira Cloud → raw JSON store → six monthly Parquet tables; see README.md."""
+"""Jira Cloud → raw JSON store → monthly Parquet tables; see README.md."""
 
 from jira_pipeline.compiled import install_finder
 

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jira_pipeline.ingest.commands",
     "jira_pipeline.transform.commands",
     "jira_pipeline.storage.commands",
+    "jira_pipeline.analytics.report",
     "jira_pipeline.demo",
 )
 

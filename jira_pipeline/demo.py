@@ -195,6 +195,9 @@ def _print_banner(ui_url: str, backfill_id: str, data_root: Path, logs: Path) ->
         f"DuckDB:         {venv_script('python')} -c \"import duckdb; "
         f"duckdb.sql(\\\"{query}\\\").show()\"\n"
         f"                or: JIRA_DATA_ROOT={data_root} {venv_script('jira-pipeline')} duckdb\n"
+        f"Report (PNG):   {data_root / 'report'}  (once the backfill is done: "
+        f"JIRA_DATA_ROOT={data_root} {venv_script('jira-pipeline')} report --out "
+        f"{data_root / 'report'}; questions answered: docs/analyst_guide.md)\n"
         f"Logs:           {logs}\n"
         "Streaming webhooks from the simulator; Ctrl-C stops everything.\n",
         flush=True,

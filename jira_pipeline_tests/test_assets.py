@@ -71,6 +71,13 @@ def test_whole_month_then_webhook_keys(simulated, data_root):
         assert meta["issues_touched"].value == len(expected) and meta["jira_requests"].value > 0
         issues_meta = materialization(result, "jira_issues")
         assert issues_meta["rows"].value == len(expected) and issues_meta["bytes"].value > 0
+        # the derived tables are materialized in the same run, and their checks ran
+        assert materialization(result, "jira_issue_metrics")["rows"].value == len(expected)
+        assert materialization(result, "jira_status_intervals")["rows"].value >= len(expected)
+        checked = {(e.asset_key.to_user_string(), e.check_name)
+                   for e in result.get_asset_check_evaluations()}
+        assert {("jira_status_intervals", "intervals_tile_exactly"),
+                ("jira_issue_metrics", "metrics_row_per_issue")} <= checked
         assert all(e.passed for e in result.get_asset_check_evaluations())
         comments = query(data_root, "SELECT count(*) FROM '{parquet}/comments/2024-02.parquet'")
         assert comments[0][0] > 0
@@ -89,6 +96,8 @@ def test_whole_month_then_webhook_keys(simulated, data_root):
         )
         assert rows[updated] == "Changed by a webhook test"
         assert deleted not in rows and set(rows) == expected - {deleted}
+        metrics = query(data_root, "SELECT issue_key FROM '{parquet}/issue_metrics/2024-02.parquet'")
+        assert {key for (key,) in metrics} == expected - {deleted}  # upserted with the rest
         orphans = query(
             data_root,
             "SELECT count(*) FROM '{parquet}/comments/2024-02.parquet' "

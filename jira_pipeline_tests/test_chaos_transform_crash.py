@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform.rebuild import rebuild_all
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline.transform.views import connect
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow

@@ -13,7 +13,8 @@ from dagster._core.definitions.backfill_policy import BackfillPolicyType
 from jira_pipeline.definitions import defs
 from jira_pipeline.defs.partitions import START_MONTH
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
-from jira_pipeline.storage.paths import TABLES, check_month
+from jira_pipeline.storage.paths import check_month
+from jira_pipeline.transform.schemas import SOURCE_TABLES, TABLES
 
 MONTH_ASSETS = [
     "jira_raw_issues",
@@ -36,7 +37,12 @@ def test_definitions_load_with_lineage_groups_kinds_and_partitions():
     }
     assert parents["jira_sla_overlay"] == {"jira_raw_issues"}
     assert parents["jira_attachment_files"] == {"jira_sla_overlay"}
-    assert all(parents[f"jira_{t}"] == {"jira_attachment_files"} for t in TABLES)
+    assert all(parents[f"jira_{t}"] == {"jira_attachment_files"} for t in SOURCE_TABLES)
+    # derived tables hang below the tables they are computed from
+    assert parents["jira_status_intervals"] == {"jira_issues", "jira_changelog"}
+    assert parents["jira_issue_metrics"] == {
+        "jira_issues", "jira_comments", "jira_attachments", "jira_changelog",
+        "jira_status_intervals"}
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     assert specs["jira_raw_issues"].kinds == {"jira", "json"}
     assert specs["jira_issues"].kinds == {"parquet", "duckdb"}
@@ -63,7 +69,8 @@ def test_sensor_schedules_and_checks_are_registered():
               for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {("jira_issues", name) for name in (
         "unique_issue_key", "schemas_are_declared", "child_rows_reference_issues",
-        "issues_match_raw_store")}
+        "issues_match_raw_store")} | {("jira_status_intervals", "intervals_tile_exactly"),
+                                      ("jira_issue_metrics", "metrics_row_per_issue")}
     job = defs.resolve_job_def("jira_month_job")
     assert job.executor_def.name == "in_process"
 

@@ -12,9 +12,8 @@ import pytest
 
 from jira_pipeline.cli import main
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform.month_files import sort_rows
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline.transform.views import EXAMPLE_QUERIES, connect, read_table
 from jira_pipeline_tests.fixtures.transform_data import (
@@ -109,6 +108,7 @@ def test_cli_transform_then_duckdb_database(
     assert main(["duckdb", "--db", str(db)]) == 0
     printed = capsys.readouterr().out
     assert str(db) in printed and "SLA breaches by month" in printed
+    assert (tmp_path / "dist" / "jira.duckdb").is_file()  # beside JIRA_DIST_DIR too
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT issue_key, severity FROM jira_issues").fetchall() == [
             ("SUP-42", "S2 - Major")

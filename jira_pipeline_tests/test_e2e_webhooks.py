@@ -2,7 +2,7 @@
 ``dagster-daemon`` (sensor, run queue with the per-month limit, runs in their own
 processes) on a temporary instance. 200 signed webhooks of every kind (creates, updates,
 comments, attachments, links, deletes, Jira's retries and out-of-order deliveries) must
-leave the six Parquet tables exactly as a fresh backfill of the simulator's final state
+leave the Parquet tables exactly as a fresh backfill of the simulator's final state
 would, and the inbox empty."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.simulator.webhooks import send_webhooks
 from jira_pipeline.storage.inbox import list_pending
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, settled, wait_for
 from jira_pipeline_tests.fixtures.mirror import SCOPE, differences, mirror
 from jira_pipeline_tests.fixtures.receiver import running_receiver

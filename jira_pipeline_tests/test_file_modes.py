@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline_tests.fixtures.receiver import all_files
 from jira_pipeline_tests.fixtures.transform_data import variant, write_field_list, write_raw
@@ -62,7 +63,7 @@ def test_every_written_file_is_0640_even_under_an_open_umask(raw_issue: DataRoot
     written = [*all_files(root.raw / "inbox"), *all_files(root.webhook_events_dir),
                *all_files(root.state_dir / "webhook_ids"), *root.parquet.glob("*/*.parquet"),
                *(tmp_path / "dist").glob("*/*.parquet")]
-    assert len(written) == 3 + 2 * 6  # one delivery under three names, six tables twice
+    assert len(written) == 3 + 2 * len(TABLES)  # one delivery under three names, tables twice
     assert {str(p): oct(mode(p)) for p in written} == {str(p): "0o640" for p in written}
     assert oct(mode(root.issue_file("SUP-1"))) == "0o640"
 
@@ -79,6 +80,6 @@ def test_dist_copies_take_the_readers_group_read_only(raw_issue: DataRoot, tmp_p
         upsert_issues(raw_issue, ["SUP-1"], dist_dir=dist)
     folders = [p for p in dist.iterdir() if p.is_dir()]
     files = list(dist.glob("*/*.parquet"))
-    assert len(folders) == len(files) == 6
+    assert len(folders) == len(files) == len(TABLES)
     assert {(p.stat().st_gid, oct(mode(p))) for p in folders} == {(readers, "0o2750")}
     assert {(p.stat().st_gid, oct(mode(p))) for p in files} == {(readers, "0o640")}

@@ -15,6 +15,7 @@ from jira_pipeline.jira.dates import month_of
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.rows import created_month
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline_tests.fixtures.transform_data import (
     parquet_bytes,
     variant,
@@ -44,7 +45,7 @@ def test_worker_processes_write_the_files_one_process_writes(data_root: DataRoot
     parallel = rebuild_all(root, progress=False, workers=2)
 
     assert parquet_bytes(root) == expected
-    assert len(expected) == 18  # six tables × three months
+    assert len(expected) == len(TABLES) * 3  # every table × three months
     assert (parallel.issues_written, sorted(parallel.issues_skipped)) == (
         alone.issues_written, sorted(alone.issues_skipped)) == (13, ["SUP-14"])
 

@@ -13,12 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform import month_files
 from jira_pipeline.transform import month_index as month_index_module
 from jira_pipeline.transform.month_index import index_path
 from jira_pipeline.transform.rebuild import rebuild_all, rebuild_month
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline.transform.views import read_table
 from jira_pipeline_tests.fixtures.transform_data import variant, write_field_list, write_raw

@@ -1,5 +1,6 @@
-"""The monthly-partitioned assets: raw issues → SLA overlay → attachment files → the six
-Parquet tables, and their checks.
+"""The monthly-partitioned assets: raw issues → SLA overlay → attachment files → the
+Parquet tables of the table registry (the derived ones downstream of the tables they read),
+and their checks.
 
 They are one ``multi_asset``: a month run is a single step in a single process, so a
 webhook batch pays one process start and one small execution plan, not one per asset;
@@ -44,21 +45,12 @@ from jira_pipeline.orchestration.month_run import (
     sync_month_attachments,
 )
 from jira_pipeline.orchestration.table_writes import write_month_tables
-from jira_pipeline.storage.paths import TABLES, check_month
+from jira_pipeline.storage.paths import check_month
+from jira_pipeline.transform.schemas import TABLE_SPECS, TABLES
 
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
 RAW_GROUP = "jira_raw"
 TABLES_GROUP = "jira_tables"
-
-TABLE_DESCRIPTIONS = {
-    "issues": "One row per issue: fields, people, JSM request data, SLA clocks, mapped "
-    "custom fields (custom_fields keeps the unmapped ones as JSON).",
-    "comments": "One row per comment, body as text, JSM public/internal flag.",
-    "attachments": "One row per attachment, with the local file path when downloaded.",
-    "changelog": "One row per changed field of each changelog entry.",
-    "issuelinks": "One row per issue link and direction, with the linked issue's summary.",
-    "remote_links": "One row per remote link (Confluence, Slack, …).",
-}
 
 MONTH_SPECS = [
     AssetSpec(
@@ -87,14 +79,15 @@ MONTH_SPECS = [
     ),
     *(
         AssetSpec(
-            f"jira_{table}",
+            f"jira_{spec.name}",
             group_name=TABLES_GROUP,
             kinds={"parquet", "duckdb"},
-            deps=["jira_attachment_files"],
-            description=f"{TABLE_DESCRIPTIONS[table]} parquet/jira/{table}/YYYY-MM.parquet; "
-            f"DuckDB view jira_{table}.",
+            deps=[f"jira_{t}" for t in spec.reads] if spec.derived else ["jira_attachment_files"],
+            description=f"{spec.description} parquet/jira/{spec.name}/YYYY-MM.parquet; "
+            f"DuckDB view jira_{spec.name}.",
+            metadata={"primary_key": ", ".join(spec.keys), "derived": spec.derived},
         )
-        for table in TABLES
+        for spec in TABLE_SPECS
     ),
 ]
 
@@ -121,7 +114,8 @@ class MonthRunConfig(Config):
     partitions_def=monthly_partitions,
     backfill_policy=BACKFILL_POLICY,
     description="One month: fetch the issues (given keys, or the whole month), overlay SLAs, "
-    "sync attachments, upsert or rebuild the six Parquet files, check them.",
+    "sync attachments, upsert or rebuild the month's Parquet files (source and derived "
+    "tables in one step), check them.",
 )
 def jira_month(
     context: AssetExecutionContext,

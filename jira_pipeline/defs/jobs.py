@@ -34,8 +34,8 @@ from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
 from jira_pipeline.orchestration.month_run import describe_failures
 from jira_pipeline.orchestration.reconcile import reconcile
 from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.storage.webhook_retention import prune_webhook_copies
+from jira_pipeline.transform.schemas import TABLES
 
 MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")
 
@@ -45,7 +45,7 @@ jira_month_job = define_asset_job(
     executor_def=in_process_executor,
     # A run retry starts over: refetching the batch's issues is what fixes a Jira hiccup.
     tags={"dagster/retry_strategy": "ALL_STEPS"},
-    description="One month partition: raw issues, SLA overlay, attachments, six tables, "
+    description="One month partition: raw issues, SLA overlay, attachments, the tables, "
     "checks. Launched by jira_webhook_sensor with issue keys, or from the UI for a month.",
 )
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import duckdb
 import pyarrow.parquet as pq
 
 from jira_pipeline.orchestration.stored_issues import live_keys_of_month
-from jira_pipeline.storage.paths import TABLES, DataRoot
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
+from jira_pipeline.transform.views import sql_literal
 
 CHILD_TABLES = tuple(t for t in TABLES if t != "issues")
 
@@ -86,4 +88,46 @@ def issues_vs_raw(root: DataRoot, month: str) -> dict[str, list[str]]:
     return {
         "missing_from_table": sorted(raw - rows),
         "not_in_raw_store": sorted(rows - raw),
+    }
+
+
+def untiled_issues(root: DataRoot, month: str) -> list[str]:
+    """Issues of the month whose ``status_intervals`` do not tile [created, now) exactly:
+    the first stay starts at ``created``, each ends where the next starts, only the last
+    is open, stays are numbered 0, 1, … and durations match; also an issue with none."""
+    issues, intervals = root.month_file("issues", month), root.month_file("status_intervals", month)
+    if not issues.is_file():
+        return []
+    if not intervals.is_file():
+        return sorted(_issue_keys(root, month))
+    with duckdb.connect() as con:
+        rows = con.execute(f"""
+            WITH s AS (
+                SELECT *, lead(entered_at) OVER w AS next_entered, row_number() OVER w - 1 AS position
+                FROM read_parquet({sql_literal(str(intervals))})
+                WINDOW w AS (PARTITION BY issue_key ORDER BY stay_index))
+            SELECT i.issue_key FROM read_parquet({sql_literal(str(issues))}) i
+            LEFT JOIN s USING (issue_key)
+            GROUP BY i.issue_key, i.created_at
+            HAVING count(s.issue_key) = 0
+                OR bool_or(s.position = 0 AND s.entered_at IS DISTINCT FROM i.created_at)
+                OR bool_or(s.stay_index <> s.position)
+                OR bool_or(s.left_at IS DISTINCT FROM s.next_entered)
+                OR bool_or(s.left_at < s.entered_at)
+                OR bool_or(s.duration_seconds IS DISTINCT FROM
+                           (epoch_us(s.left_at) - epoch_us(s.entered_at)) // 1000000)
+            ORDER BY 1""").fetchall()
+    return [key for (key,) in rows]
+
+
+def metrics_row_differences(root: DataRoot, month: str) -> dict[str, list[str]]:
+    """Issues of the month without exactly one ``issue_metrics`` row, and metrics rows of
+    no issue of the month. Empty lists = one row per issue."""
+    keys = Counter(_issue_keys(root, month))
+    path = root.month_file("issue_metrics", month)
+    metrics = Counter(pq.read_table(path, columns=["issue_key"]).column(0).to_pylist()
+                      if path.is_file() else [])
+    return {
+        "issues_without_one_row": sorted(k for k in keys if metrics[k] != 1),
+        "rows_of_no_issue": sorted(k for k in metrics if k not in keys),
     }

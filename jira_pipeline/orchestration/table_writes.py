@@ -1,4 +1,4 @@
-"""Writing the six Parquet tables for the Dagster runs, with the figures their
+"""Writing the Parquet tables for the Dagster runs, with the figures their
 materializations report. The transform does the work (under each month's lock); this
 module only chooses upsert or month rebuild and shapes the result."""
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from jira_pipeline.orchestration.month_run import MonthScope
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.month_files import MonthResult
 from jira_pipeline.transform.rebuild import rebuild_month
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline.transform.upsert import upsert_issues
 
 

@@ -17,7 +17,7 @@ def issue_lock(root: DataRoot, key: str, timeout: float = 120) -> FileLock:
 
 
 def month_lock(root: DataRoot, month: str, timeout: float = 600) -> FileLock:
-    """Lock held while the six Parquet files of one month are read, merged and replaced."""
+    """Lock held while the Parquet files of one month are read, merged and replaced."""
     path = root.locks_dir / "months" / f"{check_month(month)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(path, timeout=timeout)

@@ -3,6 +3,7 @@ event name or file name goes through :func:`safe_join_under`."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from jira_pipeline.storage.safe_paths import safe_join_under
 ISSUE_SUFFIX = ".json.zst"
 LEGACY_ISSUE_SUFFIX = ".json"
 ISSUES_PER_BUCKET = 1000  # issue files per folder: 1,000,000 never sit in one directory
-TABLES = ("issues", "comments", "attachments", "changelog", "issuelinks", "remote_links")
+# Table names come from the table registry (jira_pipeline.transform.schemas); here only
+# their shape is checked, so this bottom layer never imports the transform.
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,8 @@ class DataRoot:
         return self.root / "parquet" / "jira"
 
     def table_dir(self, table: str) -> Path:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}")
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
+            raise ValueError(f"not a table name: {table!r:.40}")
         return self.parquet / table
 
     def month_file(self, table: str, month: str) -> Path:

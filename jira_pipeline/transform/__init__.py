@@ -1,4 +1,4 @@
-"""Raw issue JSON → the six monthly Parquet tables, and DuckDB views over them.
+"""Raw issue JSON → the monthly Parquet tables, and DuckDB views over them.
 
 Plain functions, no Dagster or HTTP: ``upsert.upsert_issues`` (incremental, per month
 under its lock), ``rebuild.rebuild_month`` / ``rebuild.rebuild_all`` (from the raw store),

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from jira_pipeline.storage.atomic import atomic_path, fsync_dir
-from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
+from jira_pipeline.storage.paths import DataRoot, check_month
 from jira_pipeline.transform.month_files import months_in
+from jira_pipeline.transform.schemas import TABLES
 
 
 def sync_dist(root: DataRoot, dist_dir: Path, *, months: Iterable[str] | None = None) -> list[Path]:

@@ -205,16 +205,24 @@ def reader(spec: ColumnSpec) -> Callable[[Any], Any]:
     return readers[spec.kind]
 
 
-def sla_values(record: Any) -> tuple[bool | None, int | None, int | None, int | None]:
-    """(breached, goal, elapsed, remaining) of an SLA: the ongoing cycle if there is one,
-    else the last completed cycle; an SLA with an error or never started gives nulls."""
+def _sla_cycle(record: Any) -> tuple[dict | None, bool]:
+    """(the cycle an SLA's values come from, whether it is still running): the ongoing
+    cycle if there is one, else the last completed one; none for an SLA with an error or
+    never started."""
     record = v.as_dict(record)
     if record.get("errorMessage") or record.get("error"):
-        return (None, None, None, None)
+        return None, False
     cycle = record.get("ongoingCycle")
-    if not isinstance(cycle, dict):
-        completed = [c for c in v.as_list(record.get("completedCycles")) if isinstance(c, dict)]
-        cycle = completed[-1] if completed else None
+    if isinstance(cycle, dict):
+        return cycle, True
+    completed = [c for c in v.as_list(record.get("completedCycles")) if isinstance(c, dict)]
+    return (completed[-1] if completed else None), False
+
+
+def sla_values(record: Any) -> tuple[bool | None, int | None, int | None, int | None]:
+    """(breached, goal, elapsed, remaining) of an SLA's cycle (:func:`_sla_cycle`); nulls
+    when it has none."""
+    cycle, _ = _sla_cycle(record)
     if cycle is None:
         return (None, None, None, None)
     breached = cycle.get("breached")
@@ -224,3 +232,14 @@ def sla_values(record: Any) -> tuple[bool | None, int | None, int | None, int | 
         v.int64(v.as_dict(cycle.get("elapsedTime")).get("millis")),
         v.int64(v.as_dict(cycle.get("remainingTime")).get("millis")),
     )
+
+
+def sla_outcome(record: Any) -> str | None:
+    """``breached`` (the cycle breached, finished or not), ``running`` (ongoing, within its
+    goal), ``met`` (completed within its goal); ``None`` without a cycle."""
+    cycle, ongoing = _sla_cycle(record)
+    if cycle is None:
+        return None
+    if cycle.get("breached") is True:
+        return "breached"
+    return "running" if ongoing else "met"

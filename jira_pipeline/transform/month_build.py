@@ -1,4 +1,4 @@
-"""One month rebuilt from raw issue files: its six tables built in memory, then written
+"""One month rebuilt from raw issue files: its tables built in memory, then written
 under the month's lock. The work a full rebuild hands to its worker processes.
 
 A worker writes the month itself rather than sending the tables back: the Parquet
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.field_map import ResolvedFields
 from jira_pipeline.transform.month_files import MonthResult
 from jira_pipeline.transform.month_index import MonthIndex, write_month_indexed
@@ -28,7 +28,7 @@ from jira_pipeline.transform.rows import (
     issue_month,
     to_tables,
 )
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 CHUNK_ISSUES = 500  # issues turned into Arrow at a time: bounds the Python row objects
 
@@ -54,10 +54,12 @@ class WrittenMonth:
 
 
 def rebuild_month_files(root: DataRoot, month: str, keys: list[str],
-                        resolved: ResolvedFields | None) -> WrittenMonth:
-    """Build ``month`` from the raw issues ``keys`` and replace its six files; the month
-    index learns the month's issues (a module-level function: worker processes run it)."""
-    built = build_month(root, month, keys, resolved)
+                        resolved: ResolvedFields | None,
+                        tables: tuple[str, ...] = TABLES) -> WrittenMonth:
+    """Build ``month`` from the raw issues ``keys`` and replace its files (of tables not
+    in ``tables``: removed); the month index learns the month's issues (a module-level
+    function: worker processes run it)."""
+    built = build_month(root, month, keys, resolved, tables)
     with MonthIndex(root) as index:
         result = write_month_indexed(index, month, built.tables, incoming=built.placed,
                                      drop_keys=None)
@@ -65,14 +67,15 @@ def rebuild_month_files(root: DataRoot, month: str, keys: list[str],
 
 
 def build_month(root: DataRoot, month: str, keys: list[str],
-                resolved: ResolvedFields | None) -> BuiltMonth:
-    """Arrow tables of ``month`` from the raw issues ``keys``, ``CHUNK_ISSUES`` at a time."""
+                resolved: ResolvedFields | None, tables: tuple[str, ...] = TABLES) -> BuiltMonth:
+    """Arrow ``tables`` of ``month`` from the raw issues ``keys``, ``CHUNK_ISSUES`` at a
+    time."""
     with without_cyclic_gc():
-        chunks: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
+        chunks: dict[str, list[pa.Table]] = {t: [] for t in tables}
         built = BuiltMonth(tables={})
         folders = attachment_dirs(root)
         for start in range(0, len(keys), CHUNK_ISSUES):
-            rows = empty_rows()
+            rows = empty_rows(tables)
             for key in keys[start:start + CHUNK_ISSUES]:
                 _add_issue(built, rows, root, key, month, resolved, folders)
             for name, table in to_tables(rows).items():
@@ -84,7 +87,7 @@ def build_month(root: DataRoot, month: str, keys: list[str],
 
 def start_worker() -> None:
     """Set up a rebuild worker process: Arrow allocates with the system allocator there.
-    Its default (mimalloc) keeps a heap per thread, and each of the six file-writing
+    Its default (mimalloc) keeps a heap per thread, and each of the file-writing
     threads of ``write_month`` grew one: +90 MiB peak per worker writing the months of
     a 100,000-issue store, where ``malloc`` returns the memory (measured; same speed)."""
     pa.set_memory_pool(pa.system_memory_pool())

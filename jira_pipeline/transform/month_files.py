@@ -1,4 +1,4 @@
-"""Read-modify-write of one month's six Parquet files (the caller holds the month lock).
+"""Read-modify-write of one month's Parquet files (the caller holds the month lock).
 
 Each file is replaced atomically (temp file beside it, fsync, ``os.replace``), so a crash
 mid-write leaves the previous file. A file whose content would not change is not
@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jira_pipeline.storage.atomic import atomic_path, fsync_dir
-from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
-from jira_pipeline.transform.schemas import KEYS, SCHEMAS
+from jira_pipeline.storage.paths import DataRoot, check_month
+from jira_pipeline.transform.schemas import KEYS, SCHEMAS, TABLES
 
 # Measured on simulated month files: snappy writes ~1.9x faster than zstd (level 1) for
 # files ~18% larger; write time counts in both the rebuild and the one-issue upsert.
@@ -97,7 +97,7 @@ def write_month(
     drop_keys: set[str] | None,
 ) -> MonthResult:
     """Replace the rows of ``drop_keys`` (``None``: every row) in ``month`` by ``new``.
-    The six files are handled side by side in threads: their fsyncs then overlap (the
+    The files are handled side by side in threads: their fsyncs then overlap (the
     filesystem commits them together, several times faster than one after another) and
     Parquet reading and encoding release the GIL. Each file is still replaced atomically
     on its own."""
@@ -134,7 +134,7 @@ def write_month(
 @functools.cache
 def _file_threads(pid: int) -> ThreadPoolExecutor:
     """One long-lived pool per process (``pid``: threads do not survive a fork): starting
-    six threads per write costs more than a one-issue upsert's own work on a busy host."""
+    a thread per file per write costs more than a one-issue upsert's own work on a busy host."""
     return ThreadPoolExecutor(len(TABLES), thread_name_prefix=f"month-files-{pid}")
 
 

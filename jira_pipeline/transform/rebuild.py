@@ -1,4 +1,4 @@
-"""Full and month-wide rebuilds of the six tables from the raw store.
+"""Full and month-wide rebuilds of the tables from the raw store.
 
 The raw files are first grouped by month (cached per file by mtime and size in the month
 index; a cold file costs a byte scan for ``fields.created``, not a parse), then each month
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from jira_pipeline.storage.paths import TABLES, DataRoot, check_month
+from jira_pipeline.storage.paths import DataRoot, check_month
 from jira_pipeline.storage.raw_store import iter_issue_files
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.field_map import ResolvedFields
@@ -39,6 +39,7 @@ from jira_pipeline.transform.month_build import (
 from jira_pipeline.transform.month_files import MonthResult, months_in
 from jira_pipeline.transform.month_index import MonthIndex
 from jira_pipeline.transform.raw_source import raw_months
+from jira_pipeline.transform.schemas import TABLES
 from jira_pipeline.transform.upsert import UpsertSummary, apply_issues, resolve_site_fields
 
 PARALLEL_FROM_ISSUES = 5_000  # below this, starting worker processes costs more than it saves
@@ -50,7 +51,7 @@ class RebuildSummary(UpsertSummary):
 
 
 def rebuild_month(root: DataRoot, month: str, *, dist_dir: Path | None = None) -> MonthResult:
-    """Rewrite one month's six files from every raw issue created in that month (and
+    """Rewrite one month's files from every raw issue created in that month (and
     re-file issues the month held that now belong elsewhere, or were deleted)."""
     month = check_month(month)
     with MonthIndex(root) as index:
@@ -62,15 +63,16 @@ def rebuild_month(root: DataRoot, month: str, *, dist_dir: Path | None = None) -
 
 def rebuild_all(
     root: DataRoot, *, progress: bool = True, dist_dir: Path | None = None,
-    workers: int | None = None,
+    workers: int | None = None, tables: tuple[str, ...] = TABLES,
 ) -> RebuildSummary:
     """Rebuild every month file from the raw store, month by month. ``workers`` processes
     build and write months in parallel (default: one per CPU, at most 4, and one for small
-    stores), each holding one month at a time."""
+    stores), each holding one month at a time. ``tables``: every table (the benchmark
+    measures the rebuild without the derived ones; the others' files are then removed)."""
     with without_cyclic_gc():
         began = time.perf_counter()
         summary = RebuildSummary()
-        _rebuild_months(root, summary, progress=progress, workers=workers)
+        _rebuild_months(root, summary, progress=progress, workers=workers, tables=tables)
         if dist_dir is not None:
             sync_dist(root, dist_dir)
         summary.seconds = time.perf_counter() - began
@@ -78,7 +80,7 @@ def rebuild_all(
 
 
 def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
-                    workers: int | None) -> None:
+                    workers: int | None, tables: tuple[str, ...]) -> None:
     resolved = resolve_site_fields(root)
     misplaced: list[str] = []
     if workers is None:
@@ -96,7 +98,7 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
                 sorted(set(by_month) | index.months() | on_disk)]
         total = sum(len(keys) for _, keys in jobs)
         with tqdm(total=total, unit="issue", disable=not progress, desc="transform") as bar:
-            for month, keys, written in _written_months(root, jobs, resolved, pool):
+            for month, keys, written in _written_months(root, jobs, resolved, pool, tables):
                 summary.months[month] = written.result
                 summary.issues_written += written.written
                 summary.issues_skipped += written.skipped
@@ -132,15 +134,16 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 def _written_months(
     root: DataRoot, jobs: list[tuple[str, list[str]]], resolved: ResolvedFields | None,
-    pool: ProcessPoolExecutor | None,
+    pool: ProcessPoolExecutor | None, tables: tuple[str, ...],
 ) -> Iterator[tuple[str, list[str], WrittenMonth]]:
     """:func:`rebuild_month_files` for every job: here in job order, or in the processes of
     ``pool``, largest month first, as they finish."""
     if pool is None:
         for month, keys in jobs:
-            yield month, keys, rebuild_month_files(root, month, keys, resolved)
+            yield month, keys, rebuild_month_files(root, month, keys, resolved, tables)
         return
-    futures = {pool.submit(rebuild_month_files, root, month, keys, resolved): (month, keys)
+    futures = {pool.submit(rebuild_month_files, root, month, keys, resolved, tables):
+               (month, keys)
                for month, keys in sorted(jobs, key=lambda job: -len(job[1]))}
     for future in as_completed(futures):
         yield *futures[future], future.result()

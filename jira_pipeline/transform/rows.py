@@ -1,4 +1,4 @@
-"""One raw issue (the stored REST v3 JSON plus our overlays) → rows of the six tables.
+"""One raw issue (the stored REST v3 JSON plus our overlays) → rows of every table in the registry.
 
 Pure functions of the raw JSON (and which attachment files exist), so the incremental
 upsert and the full rebuild produce identical rows. Child rows are deduplicated by their
@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from jira_pipeline.jira.adf import adf_to_text
 from jira_pipeline.jira.dates import month_of
-from jira_pipeline.storage.paths import TABLES
 from jira_pipeline.transform import values as v
+from jira_pipeline.transform.derived_rows import add_derived_rows
 from jira_pipeline.transform.field_map import (
     MAPPING,
     ResolvedFields,
@@ -28,7 +28,7 @@ from jira_pipeline.transform.field_map import (
     resolve_from_names,
     sla_values,
 )
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 Rows = dict[str, list[Any]]  # issues: dicts; other tables: tuples in column order
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,8 +90,9 @@ def created_month(created: str) -> str:
     return month_of(created)
 
 
-def empty_rows() -> Rows:
-    return {table: [] for table in TABLES}
+def empty_rows(tables: tuple[str, ...] = TABLES) -> Rows:
+    """Row lists of ``tables`` (the derived ones are built only when they are listed)."""
+    return {table: [] for table in tables}
 
 
 def add_issue_rows(rows: Rows, issue: RawIssue, resolved: ResolvedFields | None) -> None:
@@ -112,7 +113,10 @@ def add_issue_rows(rows: Rows, issue: RawIssue, resolved: ResolvedFields | None)
     for column, read in _READERS:
         field_id = resolved.column_ids.get(column)
         row[column] = read(fields.get(field_id)) if field_id else None
-    _add_sla_columns(row, data, fields, resolved)
+    slas = _sla_records(data, fields, resolved)
+    for sla, (_, record) in zip(MAPPING.slas, slas, strict=True):
+        for column, value in zip(sla.columns, sla_values(record), strict=True):
+            row[column] = value
     mapped = resolved.mapped_ids
     unmapped = {k: val for k, val in fields.items()
                 if val is not None and k.startswith("customfield_") and k not in mapped
@@ -123,11 +127,15 @@ def add_issue_rows(rows: Rows, issue: RawIssue, resolved: ResolvedFields | None)
     row["_raw_file"] = issue.raw_file
     rows["issues"].append(row)
 
+    starts = (len(rows["comments"]), len(rows["attachments"]), len(rows["changelog"]))
     _add_comments(rows["comments"], key, comments)
     _add_attachments(rows["attachments"], issue, attachments)
     _add_changelog(rows["changelog"], key, data.get("changelog"))
     _add_links(rows["issuelinks"], key, links)
     _add_remote_links(rows["remote_links"], key, data.get("_remote_links"))
+    if "issue_metrics" in rows:  # rows for every table (benchmarks also build without)
+        add_derived_rows(rows, row, rows["changelog"][starts[2]:],
+                         rows["comments"][starts[0]:], rows["attachments"][starts[1]:], slas)
 
 
 def _row_type(schema: pa.Schema) -> pa.StructType:
@@ -203,21 +211,23 @@ def _issue_columns(key: str, data: dict[str, Any], fields: dict[str, Any]) -> di
     return row
 
 
-def _add_sla_columns(row: dict[str, Any], data: dict[str, Any], fields: dict[str, Any],
-                     resolved: ResolvedFields) -> None:
-    """The JSM SLA overlay (``_sla``, fresher) wins; else the SLA field in the issue."""
+def _sla_records(data: dict[str, Any], fields: dict[str, Any],
+                 resolved: ResolvedFields) -> list[tuple[str, Any]]:
+    """(prefix, record) of every mapped SLA: the JSM SLA overlay (``_sla``, fresher) wins;
+    else the SLA field in the issue; ``None`` when neither has it."""
     overlay = {}
     for record in v.as_list(data.get("_sla")):
         name = v.as_dict(record).get("name")
         if isinstance(name, str):
             overlay.setdefault(name.strip().casefold(), record)
+    found = []
     for sla in MAPPING.slas:
         record = overlay.get((sla.field or "").strip().casefold())
         if record is None:
             field_id = resolved.sla_ids.get(sla.prefix)
             record = fields.get(field_id) if field_id else None
-        for column, value in zip(sla.columns, sla_values(record), strict=True):
-            row[column] = value
+        found.append((sla.prefix, record))
+    return found
 
 
 # ---- children ----------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Incremental upsert: re-transform some issues from the raw store into their month files.
 
 For each affected month (the issue's month now, plus every month the index says may still
-hold its rows) the six files are read, the issues' rows replaced, and written back under
+hold its rows) its files are read, the issues' rows replaced, and written back under
 the month's lock. So an issue whose ``created`` moved leaves nothing behind in its old
-month, and a deleted (tombstoned or vanished) issue disappears from all six tables."""
+month, and a deleted (tombstoned or vanished) issue disappears from every table."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ REAPPLY_ROUNDS = 3
 def upsert_issues(
     root: DataRoot, keys: Iterable[str], *, dist_dir: Path | None = None
 ) -> UpsertSummary:
-    """Bring the six tables up to date with the raw store for ``keys``."""
+    """Bring every table up to date with the raw store for ``keys``."""
     return apply_issues(root, keys, dist_dir=dist_dir)
 
 

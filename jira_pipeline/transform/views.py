@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from jira_pipeline.storage.paths import TABLES, DataRoot
+from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.month_files import months_in, read_parquet
-from jira_pipeline.transform.schemas import SCHEMAS
+from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 VIEW_PREFIX = "jira_"
 
@@ -51,11 +51,11 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _empty_select(schema: pa.Schema) -> str:
+def empty_select(schema: pa.Schema) -> str:
     columns = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS {_quote(f.name)}"
                         for f in schema)
     return f"SELECT {columns} WHERE false"
@@ -64,14 +64,14 @@ def _empty_select(schema: pa.Schema) -> str:
 def view_sql(root: DataRoot, table: str) -> str:
     directory = root.table_dir(table)
     if not months_in(directory):
-        return _empty_select(SCHEMAS[table])
+        return empty_select(SCHEMAS[table])
     glob = (directory / "*.parquet").as_posix()
-    return f"SELECT * FROM read_parquet({_literal(glob)})"
+    return f"SELECT * FROM read_parquet({sql_literal(glob)})"
 
 
 def connect(root: DataRoot, db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or the database file ``db_path``) in UTC, with the
-    six ``jira_*`` views (re)created."""
+    ``jira_*`` views of every table (re)created."""
     con = duckdb.connect(str(db_path) if db_path else ":memory:")
     con.execute("SET TimeZone = 'UTC'")  # months and dates as the tables file them: UTC
     for table in TABLES:

@@ -1,4 +1,4 @@
-"""What the six tables hold, file by file, read back through DuckDB: a fingerprint of each
+"""What the tables hold, file by file, read back through DuckDB: a fingerprint of each
 month file's rows, so "old content", "new content" and "anything else" can be told apart
 after a crash without depending on byte-identical Parquet encoding."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.paths import TABLES
+from jira_pipeline.transform.schemas import TABLES
 
 Snapshot = dict[str, str]  # "table/YYYY-MM.parquet" -> fingerprint of its rows
 
