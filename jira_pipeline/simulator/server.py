@@ -12,6 +12,14 @@ Jira endpoints (Basic auth with the API credentials unless noted)::
     GET  /rest/api/3/myself
     GET  /ex/jira/{cloudId}/rest/servicedeskapi/request/{key}/sla?start=&limit=
                                                        (SLA credentials only; 404 if no SLA)
+    GET  /rest/api/3/project/search?startAt=&maxResults=         (browsable projects)
+    GET  /_edge/tenant_info                                      → {"cloudId"} (no auth)
+
+Site setup (``SiteSetup``, constructor ``setup=`` or ``PUT /_simulator/setup``): the
+misconfigurations of a first contact with a real site. The API account's profile time zone
+(``/myself``); projects it may not browse (their issues 404, search leaves them out, JQL
+naming them is a 400 as on Jira); an SLA account without the JSM agent role (SLA requests
+answer 403). A wrong ``JIRA_CLOUD_ID`` needs no switch: the gateway answers 404 for it.
 
 Control API for tests and the ``send-webhooks`` process (API credentials; never faulted or
 counted)::
@@ -20,6 +28,7 @@ counted)::
     GET    /_simulator/state                  what changed, request counts, current faults
     GET    /_simulator/keys                   {"keys": [live issue keys]}
     PUT    /_simulator/faults                 partial Faults JSON → the new faults
+    PUT    /_simulator/setup                  partial SiteSetup JSON → the new setup
     POST   /_simulator/issues/{key}/resolve   → Mutation JSON (no webhook is sent)
     POST   /_simulator/issues/{key}/update    {"summary": …} → Mutation JSON
     DELETE /_simulator/issues/{key}           → Mutation JSON
@@ -79,6 +88,19 @@ class Faults:
 
 
 @dataclass
+class SiteSetup:
+    """How the site's accounts are set up; the defaults are a healthy site."""
+
+    time_zone: str = "UTC"  # the API account's profile time zone, as /myself reports it
+    unbrowsable_projects: tuple[str, ...] = ()  # keys the API account lacks "Browse" on
+    sla_agent: bool = True  # whether the SLA account has the JSM agent role
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        return frozenset(key.strip().upper() for key in self.unbrowsable_projects)
+
+
+@dataclass
 class _Reply:
     status: int
     body: bytes = b""
@@ -107,7 +129,12 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
     ("GET", re.compile(r"/rest/api/3/attachment/content/([^/]+)"), "attachment", "api"),
     ("GET", re.compile(r"/rest/api/3/myself"), "myself", "api"),
     ("GET", re.compile(r"/ex/jira/([^/]+)/rest/servicedeskapi/request/([^/]+)/sla"), "sla", "sla"),
+    ("GET", re.compile(r"/rest/api/3/project/search"), "project_search", "api"),
+    ("GET", re.compile(r"/_edge/tenant_info"), "tenant_info", "none"),
 ]
+# Routes answering for one issue key (or id): 404 when the API account may not browse it.
+_ISSUE_ROUTES = frozenset({"issue", "changelog", "remotelink"})
+SLA_FORBIDDEN_MESSAGE = "You do not have permission to access this request."
 
 
 def _find_route(method: str, path: str) -> tuple[str, re.Match | None, str]:
@@ -133,11 +160,13 @@ class SimulatorServer:
         sla_token: str = DEFAULT_SLA_TOKEN,
         cloud_id: str = DEFAULT_CLOUD_ID,
         faults: Faults | None = None,
+        setup: SiteSetup | None = None,
         fault_seed: int = 0,
         verbose: bool = False,
     ) -> None:
         self.jira = jira
         self.faults = faults if faults is not None else Faults()
+        self.setup = setup if setup is not None else SiteSetup()
         self.cloud_id = cloud_id
         self.verbose = verbose
         self._api_credentials = (email, token)
@@ -318,14 +347,69 @@ class SimulatorServer:
             return _errors(status, "Internal server error (simulated).")
         if match is None:
             return _errors(404, "No such endpoint in the simulated Jira.")
-        if not self._authorized(headers.get("Authorization"), credentials):
+        if credentials != "none" and not self._authorized(
+            headers.get("Authorization"), credentials
+        ):
             return _errors(401, "Client must be authenticated to access this resource.")
         reply = self._route(name, match, query, body)
         reply.truncate = truncated and reply.status == 200
         return reply
 
+    def _hidden_key(self, key_or_id: str) -> bool:
+        """Whether the API account may not browse this issue (its project is hidden)."""
+        hidden = self.setup.hidden
+        if not hidden:
+            return False
+        key = self.jira.issue_id_to_key(key_or_id) if key_or_id.isdigit() else key_or_id
+        return bool(key) and key.split("-", 1)[0].upper() in hidden
+
+    def _setup_route(self, name: str, match: re.Match, query: dict) -> _Reply | None:
+        """The answers the site setup changes; ``None`` when the usual route answers."""
+        setup = self.setup
+        if name in _ISSUE_ROUTES and self._hidden_key(match.group(1)):
+            return _errors(404, NOT_FOUND_MESSAGE)
+        if name == "attachment":
+            meta = self.jira.attachment_meta(match.group(1))
+            if meta is not None and self._hidden_key(meta["issue_key"]):
+                return _errors(404, "The attachment does not exist.")
+        if name == "sla" and match.group(1) == self.cloud_id and not setup.sla_agent:
+            return _Reply(
+                403,
+                orjson.dumps(
+                    {
+                        "errorMessage": SLA_FORBIDDEN_MESSAGE,
+                        "i18nErrorMessage": {
+                            "i18nKey": "sd.request.error.no.permission",
+                            "parameters": [],
+                        },
+                    }
+                ),
+            )
+        if name == "project_search":
+            projects = self.jira.project_list(setup.hidden)
+            start = _int_arg(query, "startAt", 0)
+            size = min(max(_int_arg(query, "maxResults", 50), 1), 100)
+            page = projects[start : start + size]
+            return _json(
+                200,
+                {
+                    "self": f"{self.base_url}/rest/api/3/project/search",
+                    "maxResults": size,
+                    "startAt": start,
+                    "total": len(projects),
+                    "isLast": start + len(page) >= len(projects),
+                    "values": page,
+                },
+            )
+        if name == "tenant_info":
+            return _json(200, {"cloudId": self.cloud_id})
+        return None
+
     def _route(self, name: str, match: re.Match, query: dict, body: bytes) -> _Reply:
         jira = self.jira
+        special = self._setup_route(name, match, query)
+        if special is not None:
+            return special
 
         def arg(key: str, default: str | None = None) -> str | None:
             values = query.get(key)
@@ -376,7 +460,7 @@ class SimulatorServer:
                     "emailAddress": self._api_credentials[0],
                     "displayName": "Simulator API user",
                     "active": True,
-                    "timeZone": "UTC",
+                    "timeZone": self.setup.time_zone,
                     "accountType": "atlassian",
                 },
             )
@@ -425,6 +509,7 @@ class SimulatorServer:
                 max_results,
                 request.get("nextPageToken"),
                 expand.split(",") if isinstance(expand, str) else expand,
+                hidden_projects=self.setup.hidden,
             )
         except JqlError as exc:
             return _errors(400, str(exc))
@@ -447,6 +532,7 @@ class SimulatorServer:
                     "request_count": self.request_count,
                     "path_counts": self.path_counts,
                     "faults": asdict(self.faults),
+                    "setup": asdict(self.setup),
                 },
             )
         if (method, path) == ("GET", "/_simulator/keys"):
@@ -457,6 +543,12 @@ class SimulatorServer:
                 if name in known:
                     setattr(self.faults, name, value)
             return _json(200, asdict(self.faults))
+        if (method, path) == ("PUT", "/_simulator/setup"):
+            known = {f.name for f in fields(SiteSetup)}
+            for name, value in request.items():
+                if name in known:
+                    setattr(self.setup, name, tuple(value) if isinstance(value, list) else value)
+            return _json(200, asdict(self.setup))
         match = re.fullmatch(r"/_simulator/issues/([^/]+)(?:/(resolve|update))?", path)
         try:
             if match and method == "POST" and match.group(2) == "resolve":
@@ -470,6 +562,13 @@ class SimulatorServer:
         except ValueError as exc:
             return _errors(400, str(exc))
         return _errors(404, f"No control endpoint {method} {path[:100]}")
+
+
+def _int_arg(query: dict, key: str, default: int) -> int:
+    try:
+        return int((query.get(key) or [default])[0])
+    except ValueError:
+        return default
 
 
 class _ConcurrencyGate:
