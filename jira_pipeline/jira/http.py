@@ -42,7 +42,23 @@ class JiraError(RuntimeError):
 
 
 class JiraAuthError(JiraError):
-    """Jira answered 401: the token was revoked or expired and must be rotated."""
+    """Jira answered 401: the token was revoked or expired and must be rotated.
+    ``credential`` says which ("api" or "sla", see auth_state)."""
+
+    def __init__(self, message: str, credential: str = "api") -> None:
+        super().__init__(message)
+        self.credential = credential
+
+
+class JiraHttpError(JiraError):
+    """Jira answered a 4xx that asking again will not change (400 JQL, 403, 404 …);
+    ``status`` and ``path`` let callers name the setting to fix."""
+
+    def __init__(self, message: str, status: int, path: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+        self.detail = detail  # Jira's own error text, when the body had one
 
 
 class JiraResponseError(JiraError):
@@ -295,7 +311,7 @@ class ApiClient:
         if response.status_code == 401:
             response.close()
             self._auth_failed()
-            raise JiraAuthError(f"{ROTATE_HINTS[self.credential]} ({label})")
+            raise JiraAuthError(f"{ROTATE_HINTS[self.credential]} ({label})", self.credential)
         if response.status_code == 404 and not_found_ok:
             response.close()
             self._auth_succeeded()
@@ -303,7 +319,12 @@ class ApiClient:
         if response.status_code >= 400:
             detail = _error_detail(response)
             response.close()
-            raise JiraError(f"{label}: HTTP {response.status_code}{detail}")
+            raise JiraHttpError(
+                f"{label}: HTTP {response.status_code}{detail}",
+                response.status_code,
+                path,
+                detail.removeprefix(": "),
+            )
         self._auth_succeeded()
         return response
 
@@ -346,6 +367,8 @@ def _error_detail(response: requests.Response) -> str:
     if not isinstance(body, dict):
         return ""
     messages = list(body.get("errorMessages") or [])
+    if isinstance(body.get("errorMessage"), str):  # JSM's shape
+        messages.append(body["errorMessage"])
     messages += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
     text = "; ".join(str(m) for m in messages)
     return f": {text[:300]}" if text else ""
