@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jira_pipeline.simulator.commands",
     "jira_pipeline.ingest.commands",
     "jira_pipeline.transform.commands",
+    "jira_pipeline.doctor.commands",
     "jira_pipeline.demo",
 )
 
