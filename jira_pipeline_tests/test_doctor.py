@@ -4,6 +4,9 @@ to change, and the exit status is non-zero. No secret ever reaches the output.""
 
 from __future__ import annotations
 
+import shutil
+import uuid
+
 import orjson
 import pytest
 from dagster import DagsterInstance
@@ -11,10 +14,12 @@ from dagster import DagsterInstance
 from jira_pipeline.cli import main
 from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
 from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
+from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer, SiteSetup, _find_route
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, wait_for
 from jira_pipeline_tests.fixtures.receiver import TEST_SECRET, running_receiver
 
 BULK_ON_SIMULATOR = _find_route("POST", "/rest/api/3/issue/bulkfetch")[0] != "other"
@@ -26,7 +31,7 @@ def site():
     return SimulatedJira(seed=3, issues=40, start_month="2024-01", months=6)
 
 
-def doctor(server, tmp_path, monkeypatch, capsys, *args, **env):
+def doctor(server, tmp_path, monkeypatch, capsys, *args, dagster=False, **env):
     """Run ``jira-pipeline doctor --json`` in-process with the server's environment."""
     for name in JIRA_VARS:
         monkeypatch.delenv(name, raising=False)
@@ -35,7 +40,7 @@ def doctor(server, tmp_path, monkeypatch, capsys, *args, **env):
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
-    code = main(["doctor", "--json", "--no-dagster", *args])
+    code = main(["doctor", "--json", *(() if dagster else ("--no-dagster",)), *args])
     out = capsys.readouterr().out
     report = orjson.loads(out)
     assert report["exit_code"] == code
@@ -116,3 +121,32 @@ def test_dagster_home_and_daemon_failures_are_named(tmp_path):
     with DagsterInstance.from_config(str(tmp_path)) as instance:  # a real, idle instance
         daemon = check_daemon(instance)
     assert daemon.status == "fail" and "dagster-daemon run" in daemon.message
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_healthy_deployment_with_daemon_is_all_ok_into_parquet(site, tmp_path, monkeypatch,
+                                                                capsys):
+    """The whole first contact: simulator, receiver under gunicorn, a real dagster-daemon
+    on a durable (non-temporary) DAGSTER_HOME; the signed test delivery goes through the
+    sensor's run into Parquet."""
+    root = DataRoot(tmp_path / "data")
+    home = COMMITTED_DAGSTER_YAML.parent / f"test-doctor-{uuid.uuid4().hex[:8]}"
+    try:
+        with SimulatorServer(site) as server, running_receiver(root) as receiver:
+            env = {**server.env(), "JIRA_DATA_ROOT": str(root.root), "JIRA_START_MONTH": "2024-01"}
+            with running_daemon(home, env) as daemon:
+                required = daemon.instance.get_required_daemon_types()
+                assert wait_for(lambda: set(required) <= set(daemon.instance.get_daemon_heartbeats()),
+                                timeout=90), daemon.log_text()
+                code, checks, out = doctor(server, tmp_path, monkeypatch, capsys,
+                                           "--receiver-url", receiver.url, "--send-test",
+                                           "--wait", "150", dagster=True, DAGSTER_HOME=str(home))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    bulk = checks.pop("bulk endpoints")
+    assert bulk["status"] == ("ok" if BULK_ON_SIMULATOR else "warn"), bulk
+    assert {n: c["status"] for n, c in checks.items() if c["status"] != "ok"} == {}, out
+    assert {"dagster daemon", "sensor and schedules", "dagster home"} <= set(checks)
+    assert "is in parquet/jira/issues/" in checks["test delivery"]["message"], out
+    assert code == (EXIT_OK if BULK_ON_SIMULATOR else EXIT_WARN)
