@@ -36,7 +36,7 @@ json_value = st.recursive(
     max_leaves=12,
 )
 issue_keys = (
-    st.from_regex(r"[A-Z][A-Z0-9]{0,31}-[0-9]{1,12}\Z", fullmatch=True)
+    st.from_regex(r"[A-Z][A-Z0-9_]{0,31}-[0-9]{1,12}\Z", fullmatch=True)
     | st.sampled_from(BAD_KEYS)
     | st.text(max_size=40)
     | json_value

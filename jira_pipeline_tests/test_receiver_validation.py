@@ -166,7 +166,7 @@ BAD_KEYS = [
     "/etc/passwd",
     "test-1",
     "Test-1",
-    "ABC_DEF-1",
+    "_ABC-1",  # an underscore may follow the first letter, never lead
     "\u0410-1",  # Cyrillic А
     "TEST-\u0661\u0662",  # Arabic-Indic digits
     "TEST-\u09e7\u09e8",  # Bengali digits

@@ -11,8 +11,9 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import RUN_KEY_TAG
 from dagster._core.utils import make_new_run_id
 
+from jira_pipeline.config import load_settings
 from jira_pipeline.defs import sensors
-from jira_pipeline.defs.resources import DataRootResource, JiraResource
+from jira_pipeline.defs.resources import resources_from_settings
 from jira_pipeline.defs.sensors import jira_webhook_sensor
 from jira_pipeline.jira.dates import month_of
 from jira_pipeline.orchestration.event_ledger import (
@@ -44,7 +45,7 @@ def evaluate(instance, root, cursor=None):
     context = build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"jira": JiraResource(), "data": DataRootResource(data_root=str(root.root))},
+        resources=resources_from_settings(load_settings({"JIRA_DATA_ROOT": str(root.root)})),
     )
     result = jira_webhook_sensor(context)
     return result, result.cursor
@@ -151,11 +152,10 @@ def test_events_without_created_are_placed_through_jira(instance, data_root):
                                           "comment_created", "SUPPORT-999"))
     with SimulatorServer(jira) as server:
         env = server.env()
-        context = build_sensor_context(instance=instance, resources={
-            "jira": JiraResource(base_url=env["JIRA_BASE_URL"], email=env["JIRA_EMAIL"],
-                                 api_token=env["JIRA_API_TOKEN"]),
-            "data": DataRootResource(data_root=str(data_root.root)),
-        })
+        settings = load_settings({**env, "JIRA_DATA_ROOT": str(data_root.root)})
+        context = build_sensor_context(
+            instance=instance, resources=resources_from_settings(settings)
+        )
         result = jira_webhook_sensor(context)
     placed = {}
     for request in result.run_requests:

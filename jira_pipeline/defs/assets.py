@@ -24,6 +24,7 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 from pydantic import Field
@@ -125,9 +126,9 @@ class MonthRunConfig(Config):
 def jira_month(
     context: AssetExecutionContext,
     config: MonthRunConfig,
-    jira: JiraResource,
-    jsm_sla: JsmSlaResource,
-    data: DataRootResource,
+    jira: ResourceParam[JiraResource],
+    jsm_sla: ResourceParam[JsmSlaResource],
+    data: ResourceParam[DataRootResource],
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     root = data.root()
     month = month_of_partition(context.partition_key)
@@ -141,6 +142,8 @@ def jira_month(
             f"{len(scope.neighbour_keys)} linked issues refetched, "
             f"{len(fetched.failed)} failed"
         )
+        for shown in scope.invalid_search_keys:
+            context.log.warning(f"{month}: Jira search returned invalid issue key {shown}; skipped")
         yield MaterializeResult(
             asset_key="jira_raw_issues",
             metadata={**report.metadata(), "whole_month": scope.whole_month},

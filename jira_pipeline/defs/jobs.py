@@ -2,7 +2,7 @@
 launch. All use the in-process executor: these runs are small, and a process per step
 would cost more than the work."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
@@ -12,6 +12,7 @@ from dagster import (
     Failure,
     OpExecutionContext,
     Output,
+    ResourceParam,
     define_asset_job,
     in_process_executor,
     job,
@@ -75,7 +76,7 @@ def _fail_on(failed: dict[str, str], what: str) -> None:
 
 def _upsert_and_report(
     context: OpExecutionContext, data: DataRootResource, summary: Any, keys: list[str],
-    source: str, what: str,
+    source: str, what: str, invalid_keys: Sequence[str] = (),
 ) -> Iterator[AssetMaterialization | Output]:
     """The tail of a maintenance op: log its summary, upsert ``keys``, record the rewritten
     months on the table assets, then fail on per-issue failures (after writing the rest)."""
@@ -84,15 +85,15 @@ def _upsert_and_report(
     report = upsert_changed(data.root(), keys, dist_dir=data.dist())
     yield from _table_materializations(report, source)
     _fail_on(summary.failed, what)
-    yield Output(len(keys))
+    yield Output(len(keys), metadata={"invalid_keys_skipped": len(invalid_keys)})
 
 
 @op(description="poll_sla for open SLA-bearing issues, then upsert the months they live in.")
 def poll_sla_and_upsert(
     context: OpExecutionContext,
-    jira: JiraResource,
-    jsm_sla: JsmSlaResource,
-    data: DataRootResource,
+    jira: ResourceParam[JiraResource],
+    jsm_sla: ResourceParam[JsmSlaResource],
+    data: ResourceParam[DataRootResource],
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
     with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
@@ -104,20 +105,22 @@ def poll_sla_and_upsert(
 @op(description="Refetch issues Jira changed since the watermark (minus an overlap); upsert.")
 def reconcile_and_upsert(
     context: OpExecutionContext,
-    jira: JiraResource,
-    jsm_sla: JsmSlaResource,
-    data: DataRootResource,
+    jira: ResourceParam[JiraResource],
+    jsm_sla: ResourceParam[JsmSlaResource],
+    data: ResourceParam[DataRootResource],
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
     with open_jira_clients(jira, jsm_sla, root) as (client, sla_client):
         summary = reconcile(client, sla_client, root, scope_jql=data.jql)
     yield from _upsert_and_report(context, data, summary, summary.fetched + summary.deleted,
-                                  "jira_reconcile", "reconcile")
+                                  "jira_reconcile", "reconcile", summary.invalid_keys)
 
 
 @op(description="Tombstone stored issues that Jira's search lacks and a direct GET says 404.")
 def sweep_deletions_and_upsert(
-    context: OpExecutionContext, jira: JiraResource, data: DataRootResource
+    context: OpExecutionContext,
+    jira: ResourceParam[JiraResource],
+    data: ResourceParam[DataRootResource],
 ) -> Iterator[AssetMaterialization | Output]:
     root = data.root()
     with closing(jira.client(root)) as client:
@@ -129,12 +132,15 @@ def sweep_deletions_and_upsert(
     context.log.info(
         f"deletion sweep: {summary.months} months, {summary.checked} stored issues, "
         f"{len(summary.deleted)} deleted, {len(summary.still_visible)} not in search but "
-        f"visible, {len(summary.failed)} failed, {summary.requests} requests"
+        f"visible, {len(summary.failed)} failed, {len(summary.invalid_keys)} invalid keys "
+        f"skipped, {summary.requests} requests"
     )
     report = upsert_changed(root, summary.deleted, dist_dir=data.dist())
     yield from _table_materializations(report, "jira_deletion_sweep")
     _fail_on(summary.failed, "deletion sweep")
-    yield Output(len(summary.deleted))
+    yield Output(
+        len(summary.deleted), metadata={"invalid_keys_skipped": len(summary.invalid_keys)}
+    )
 
 
 @job(executor_def=in_process_executor, description="SLA clocks of open tickets, every 15 min.")

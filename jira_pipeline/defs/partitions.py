@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dagster import MonthlyPartitionsDefinition
 
-from jira_pipeline.config import load_settings
+from jira_pipeline.config import deployment_settings
 from jira_pipeline.storage.paths import check_month
 
-START_MONTH = check_month(load_settings().start_month)
+START_MONTH = check_month(deployment_settings().start_month)
 
 monthly_partitions = MonthlyPartitionsDefinition(start_date=f"{START_MONTH}-01", end_offset=1)
 

@@ -1,20 +1,20 @@
-"""Configurable resources: the Jira site, the JSM SLA account and the data root.
+"""The deployment's Jira site, JSM SLA account and data root, as Dagster resources.
 
-Values come from the environment variables of DESIGN.md through ``EnvVar``, so Dagster
-resolves them in the run process and the UI shows the variable name, never the value.
-An optional variable that is not set falls back to its default instead of failing the
-code location load (``JIRA_DOMAIN`` vs ``JIRA_BASE_URL``, the optional SLA account)."""
+Every value comes from :class:`~jira_pipeline.config.Settings`, read from the environment
+of the process (and ``.env``) when the code location loads. The resources have no config
+schema on purpose: whoever can launch a run (the UI, GraphQL) cannot point the API token at
+another host, swap in another credential or ``{env: …}`` variable, or move the data root;
+a run config naming any of it is refused before the run starts."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ResourceDefinition
 
-from jira_pipeline.config import Settings
+from jira_pipeline.config import Settings, deployment_settings
 from jira_pipeline.defs.problems import fail_on_config_problem
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
@@ -22,84 +22,70 @@ from jira_pipeline.storage.auth_state import clear_config_problem
 from jira_pipeline.storage.paths import DataRoot
 
 
-def env_or(name: str, default: str = "") -> str | EnvVar:
-    """``EnvVar(name)`` when the variable is set, else ``default``."""
-    return EnvVar(name) if name in os.environ else default
+class JiraResource:
+    """Jira Cloud REST v3 (Basic auth with an API token) of the deployment."""
 
-
-class JiraResource(ConfigurableResource):
-    """Jira Cloud REST v3 (Basic auth with an API token)."""
-
-    base_url: str = ""  # JIRA_BASE_URL, overrides https://$JIRA_DOMAIN
-    domain: str = ""  # JIRA_DOMAIN
-    email: str = ""  # JIRA_EMAIL
-    api_token: str = ""  # JIRA_API_TOKEN
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
 
     def client(self, root: DataRoot) -> JiraClient:
         """A new client; ``root`` receives the "rotate the token" state on a 401."""
-        settings = Settings(
-            jira_base_url=self.base_url,
-            jira_domain=self.domain,
-            email=self.email,
-            api_token=self.api_token,
-        )
-        return JiraClient.from_settings(settings, root)
+        return JiraClient.from_settings(self._settings, root)
 
 
-class JsmSlaResource(ConfigurableResource):
+class JsmSlaResource:
     """The JSM SLA account (separate credentials); optional."""
 
-    base_url: str = "https://api.atlassian.com"  # JIRA_SLA_BASE_URL
-    email: str = ""  # JIRA_SLA_EMAIL
-    api_token: str = ""  # JIRA_SLA_API_TOKEN
-    cloud_id: str = ""  # JIRA_CLOUD_ID
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
 
     def client(self, root: DataRoot) -> JsmSlaClient | None:
         """``None`` when no SLA account is configured (a warning in the run, not a failure)."""
-        settings = Settings(
-            sla_base_url=self.base_url.rstrip("/"),
-            sla_email=self.email,
-            sla_api_token=self.api_token,
-            cloud_id=self.cloud_id,
-        )
-        return JsmSlaClient.from_settings(settings, root)
+        return JsmSlaClient.from_settings(self._settings, root)
 
 
-class DataRootResource(ConfigurableResource):
+class DataRootResource:
     """Where raw JSON, the inbox and the Parquet tables live, and the backfill scope."""
 
-    data_root: str = "./data"  # JIRA_DATA_ROOT
-    dist_dir: str = ""  # JIRA_DIST_DIR: optional copy of changed Parquet files
-    jql: str = ""  # JIRA_JQL: scope of whole-month runs and reconcile
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
 
     def root(self) -> DataRoot:
-        return DataRoot(Path(self.data_root))
+        return DataRoot(self._settings.data_root)
 
     def dist(self) -> Path | None:
-        return Path(self.dist_dir).resolve() if self.dist_dir else None
+        return self._settings.dist_dir
+
+    @property
+    def jql(self) -> str:
+        """``JIRA_JQL``: scope of whole-month runs and reconcile."""
+        return self._settings.jql
 
 
-def resources_from_env() -> dict[str, ConfigurableResource]:
-    """The resources of the code location, bound to the environment variables."""
+def _without_config(resource: object) -> ResourceDefinition:
+    """``resource`` behind an empty config schema: a run config that names any field for it
+    is refused when the run is launched (Dagster would silently accept, and ignore, config
+    for a bare object)."""
+    return ResourceDefinition(
+        resource_fn=lambda _: resource,
+        config_schema={},
+        description=(type(resource).__doc__ or "").strip()
+        + " Set by the deployment's environment; not configurable per run.",
+    )
+
+
+def resources_from_settings(settings: Settings) -> dict[str, ResourceDefinition]:
+    """The code location's resources, all built from one :class:`Settings`."""
     return {
-        "jira": JiraResource(
-            base_url=env_or("JIRA_BASE_URL"),
-            domain=env_or("JIRA_DOMAIN"),
-            email=env_or("JIRA_EMAIL"),
-            api_token=env_or("JIRA_API_TOKEN"),
-        ),
-        "jsm_sla": JsmSlaResource(
-            base_url=env_or("JIRA_SLA_BASE_URL", "https://api.atlassian.com"),
-            email=env_or("JIRA_SLA_EMAIL"),
-            api_token=env_or("JIRA_SLA_API_TOKEN"),
-            cloud_id=env_or("JIRA_CLOUD_ID"),
-        ),
-        "data": DataRootResource(
-            data_root=env_or("JIRA_DATA_ROOT", "./data"),
-            dist_dir=env_or("JIRA_DIST_DIR"),
-            jql=env_or("JIRA_JQL"),
-        ),
+        "jira": _without_config(JiraResource(settings)),
+        "jsm_sla": _without_config(JsmSlaResource(settings)),
+        "data": _without_config(DataRootResource(settings)),
     }
+
+
+def resources_from_env() -> dict[str, ResourceDefinition]:
+    """The resources of the deployment: settings from the environment (and ``.env``)."""
+    return resources_from_settings(deployment_settings())
 
 
 @contextmanager

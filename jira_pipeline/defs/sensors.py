@@ -15,6 +15,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -107,7 +108,9 @@ def _jira_or_placeholder(jira: JiraResource, root: DataRoot) -> JiraClient | _Un
     ),
 )
 def jira_webhook_sensor(
-    context: SensorEvaluationContext, jira: JiraResource, data: DataRootResource
+    context: SensorEvaluationContext,
+    jira: ResourceParam[JiraResource],
+    data: ResourceParam[DataRootResource],
 ) -> SensorResult:
     root = data.root()
     ledger = EventLedger.from_cursor(context.cursor)

@@ -13,10 +13,9 @@ from tqdm import tqdm
 
 from jira_pipeline.ingest.attachments import AttachmentCounts, attachments_complete
 from jira_pipeline.ingest.fetch import refresh_issues
-from jira_pipeline.ingest.search import since_jql
+from jira_pipeline.ingest.search import since_jql, valid_issues
 from jira_pipeline.jira.client import DEFAULT_MAX_ATTACHMENT_BYTES, JiraClient
 from jira_pipeline.jira.dates import parse_jira_datetime
-from jira_pipeline.jira.keys import is_valid_issue_key
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import is_tombstone, issue_updated, load_issue
@@ -31,6 +30,7 @@ class BackfillSummary:
     skipped_older: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    invalid_keys: list[str] = field(default_factory=list)  # in search results, skipped
     attachments: AttachmentCounts = field(default_factory=AttachmentCounts)
     requests: int = 0
     seconds: float = 0.0
@@ -54,6 +54,7 @@ class BackfillSummary:
         ]
         lines += [f"over the cap: {item}" for item in self.attachments.oversize]
         lines += [f"FAILED {key}: {reason}" for key, reason in sorted(self.failed.items())]
+        lines += [f"skipped invalid issue key from search: {key}" for key in self.invalid_keys]
         if self.warning:
             lines.append(f"warning: {self.warning}")
         return lines
@@ -102,13 +103,9 @@ def backfill(
     start_requests = jira.request_count + (sla.request_count if sla else 0)
     summary = BackfillSummary(jql=query)
     listing: dict[str, str | None] = {}
-    found = jira.iter_search_jql(query, fields=("updated",))
+    found = valid_issues(jira.iter_search_jql(query, fields=("updated",)), summary.invalid_keys)
     for issue in tqdm(found, desc="searching", unit="issue", disable=not progress):
-        key = issue.get("key")
-        if is_valid_issue_key(key):
-            listing[key] = (issue.get("fields") or {}).get("updated")
-        else:
-            summary.failed[str(key)[:40]] = "search returned an invalid issue key"
+        listing[issue["key"]] = (issue.get("fields") or {}).get("updated")
     summary.found = len(listing)
     stale = []
     for key, updated in listing.items():

@@ -9,14 +9,18 @@ month in UTC."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
+from typing import Any
 
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.dates import month_of
-from jira_pipeline.jira.keys import is_valid_issue_id, require_issue_key
+from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.paths import check_month
+
+log = logging.getLogger(__name__)
 
 _ORDER_BY = re.compile(r"(?:^|\s)order\s+by\s", re.IGNORECASE)
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
@@ -71,26 +75,49 @@ def since_jql(month: str, scope_jql: str = "") -> str:
     return and_jql(scope_jql, f'created >= "{_month_start(month):%Y-%m-%d} 00:00"')
 
 
-def search_keys(jira: JiraClient, jql: str) -> list[str]:
-    """Keys of every issue matching ``jql``, in Jira's order (invalid keys dropped)."""
-    return [require_issue_key(i["key"]) for i in jira.iter_search_jql(jql, fields=("key",))]
+def valid_issues(
+    issues: Iterable[dict[str, Any]], invalid: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The search results whose key is a valid issue key. Any other is skipped, logged and
+    appended (shortened, as ``repr``) to ``invalid`` for the caller's summary: one odd
+    key must never fail a whole month."""
+    for issue in issues:
+        key = issue.get("key")
+        if is_valid_issue_key(key):
+            yield issue
+            continue
+        shown = repr(key)[:60]
+        log.warning("Jira search returned an invalid issue key %s; skipped", shown)
+        if invalid is not None:
+            invalid.append(shown)
 
 
-def search_month_keys(jira: JiraClient, month: str, scope_jql: str = "") -> list[str]:
+def search_keys(jira: JiraClient, jql: str, invalid: list[str] | None = None) -> list[str]:
+    """Keys of every issue matching ``jql``, in Jira's order (invalid keys skipped and
+    reported in ``invalid``)."""
+    found = jira.iter_search_jql(jql, fields=("key",))
+    return [issue["key"] for issue in valid_issues(found, invalid)]
+
+
+def search_month_keys(
+    jira: JiraClient, month: str, scope_jql: str = "", invalid: list[str] | None = None
+) -> list[str]:
     """Keys of the issues whose ``created`` is in ``month`` in UTC, whatever the time
-    zone of the API account (the query is a day wider; the filter is exact)."""
+    zone of the API account (the query is a day wider; the filter is exact). Invalid keys
+    are skipped and reported in ``invalid``."""
     first = _month_start(month)
     wide = created_between_jql(first - timedelta(days=1), _next_month(first) + timedelta(days=1))
     wanted = check_month(month)
+    found = jira.iter_search_jql(and_jql(scope_jql, wide), fields=("key", "created"))
     return [
-        require_issue_key(issue["key"])
-        for issue in jira.iter_search_jql(and_jql(scope_jql, wide), fields=("key", "created"))
+        issue["key"]
+        for issue in valid_issues(found, invalid)
         if month_of((issue.get("fields") or {}).get("created") or "") == wanted
     ]
 
 
 def keys_jql(keys: Iterable[str]) -> str:
-    """``key in (…)`` for validated keys (safe to embed: keys are ``[A-Z0-9-]`` only)."""
+    """``key in (…)`` for validated keys (safe to embed: keys are ``[A-Z0-9_-]`` only)."""
     return f"key in ({', '.join(require_issue_key(k) for k in keys)})"
 
 

@@ -23,6 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from jira_pipeline.config import check_jira_url
 from jira_pipeline.storage.auth_state import (
     ROTATE_HINTS,
     clear_auth_failure,
@@ -266,9 +267,7 @@ class ApiClient:
         rate_limit_per_s: float | None = None,
         timeout: float | tuple[float, float] = (5, 60),
     ) -> None:
-        if not base_url.startswith(("https://", "http://")):
-            raise JiraError(f"base URL must be http(s): {base_url!r:.80}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_jira_url(base_url, "base URL")
         self.root = root
         self.timeout = timeout
         self.meter = RequestMeter(shared_rate_budget(self.base_url, rate_limit_per_s))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-# ASCII only: no \d (it matches Arabic-Indic and other digits), \Z not $ (which admits "\n").
-_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9]{0,31}-[0-9]{1,12}\Z", re.ASCII)
+# Project keys as Jira's key-format rules allow them: a letter, then letters, digits or
+# underscores (``MY_PROJ-7``). ASCII only: no \d (it matches Arabic-Indic and other digits),
+# \Z not $ (which admits "\n").
+_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,31}-[0-9]{1,12}\Z", re.ASCII)
 _ISSUE_ID = re.compile(r"[0-9]{1,18}\Z", re.ASCII)
 
 

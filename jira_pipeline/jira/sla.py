@@ -37,7 +37,7 @@ class JsmSlaClient(ApiClient):
         if not settings.sla_configured:
             return None
         return cls(
-            settings.sla_base_url,
+            settings.sla_url,
             settings.cloud_id,
             settings.sla_email,
             settings.sla_api_token,

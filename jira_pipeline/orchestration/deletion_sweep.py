@@ -26,6 +26,7 @@ class SweepSummary:
     deleted: list[str] = field(default_factory=list)
     still_visible: list[str] = field(default_factory=list)  # not in search, GET works
     failed: dict[str, str] = field(default_factory=dict)  # key or month -> reason
+    invalid_keys: list[str] = field(default_factory=list)  # in search results, skipped
     requests: int = 0
 
     @property
@@ -41,7 +42,7 @@ def sweep_deletions(jira: JiraClient, root: DataRoot, *, scope_jql: str = "") ->
         summary.months += 1
         summary.checked += len(local)
         try:
-            in_jira = set(search_month_keys(jira, month, scope_jql))
+            in_jira = set(search_month_keys(jira, month, scope_jql, summary.invalid_keys))
         except JiraAuthError:
             raise
         except Exception as exc:  # one month's search failing must not stop the others

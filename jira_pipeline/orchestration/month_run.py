@@ -40,6 +40,8 @@ class MonthScope:
     # Issues linked to the ones above (any month): their issuelinks rows show the linked
     # issue's summary and status, so they are refetched and rewritten too.
     neighbour_keys: tuple[str, ...] = ()
+    # Keys in the month's search results that are not issue keys: skipped, and reported.
+    invalid_search_keys: tuple[str, ...] = ()
 
     @property
     def live_keys(self) -> list[str]:
@@ -191,8 +193,9 @@ def fetch_month_issues(
     whole_month = not keys
     search_requests = jira.request_count
     refresh_field_list(jira, root)
+    invalid: list[str] = []
     if whole_month:
-        keys = sorted(search_month_keys(jira, month, scope_jql))
+        keys = sorted(search_month_keys(jira, month, scope_jql, invalid))
     search_requests = jira.request_count - search_requests
     earlier = {} if whole_month else link_partners(root, keys)
     summary = fetch_issues(keys, jira, root, parallel=parallel)
@@ -202,7 +205,13 @@ def fetch_month_issues(
         linked = fetch_issues(neighbours, jira, root, parallel=parallel)
         summary.failed.update(linked.failed)
         summary.requests += linked.requests
-    scope = MonthScope(month, tuple(keys), whole_month, neighbour_keys=tuple(neighbours))
+    scope = MonthScope(
+        month,
+        tuple(keys),
+        whole_month,
+        neighbour_keys=tuple(neighbours),
+        invalid_search_keys=tuple(invalid),
+    )
     scope = scope.with_failures(summary.failed)
     report = StepReport(
         issues_touched=len(keys),
@@ -216,6 +225,7 @@ def fetch_month_issues(
             "deleted": len(summary.deleted),
             "skipped_older": len(summary.skipped_older),
             "failed": len(summary.failed),
+            "invalid_keys_skipped": len(invalid),
         },
     )
     return scope, summary, report

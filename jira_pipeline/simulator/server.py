@@ -36,7 +36,8 @@ counted)::
 Faults (``Faults``, changeable while running): every Nth request 429 + ``Retry-After`` /
 ``X-RateLimit-Reset``; random 500/503; added latency; truncated bodies (a correct
 ``Content-Length`` but the connection closes half way, so a client sees an incomplete read);
-``down`` answers 503 to everything. JQL dates are in the site time zone, UTC."""
+``down`` answers 503 to everything; ``invalid_search_key`` adds an issue with that key to
+every search page. JQL dates are in the site time zone, UTC."""
 
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class Faults:
     latency_ms: int = 0
     truncate_rate: float = 0.0
     down: bool = False
+    invalid_search_key: str = ""  # added to every search page, as a copy of its first issue
 
 
 @dataclass
@@ -515,6 +517,8 @@ class SimulatorServer:
             return _errors(400, str(exc))
         except (TypeError, ValueError):
             return _errors(400, "Invalid search request.")
+        if self.faults.invalid_search_key:
+            raw = _with_invalid_key(raw, self.faults.invalid_search_key)
         return _Reply(200, raw)
 
     def _control(self, method: str, path: str, body: bytes) -> _Reply:
@@ -569,6 +573,14 @@ def _int_arg(query: dict, key: str, default: int) -> int:
         return int((query.get(key) or [default])[0])
     except ValueError:
         return default
+
+
+def _with_invalid_key(raw: bytes, key: str) -> bytes:
+    """A search page with one more issue, a copy of its first, under an unusable key."""
+    page = orjson.loads(raw)
+    if page.get("issues"):
+        page["issues"].append({**page["issues"][0], "key": key, "id": "1"})
+    return orjson.dumps(page)
 
 
 class _ConcurrencyGate:

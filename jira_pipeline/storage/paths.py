@@ -3,7 +3,6 @@ event name or file name goes through :func:`safe_join_under`."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +17,6 @@ class DataRoot:
     """The data layout of DESIGN.md, rooted at one directory."""
 
     root: Path
-
-    @classmethod
-    def from_env(cls) -> DataRoot:
-        return cls(Path(os.environ.get("JIRA_DATA_ROOT") or "./data").resolve())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
