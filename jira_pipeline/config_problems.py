@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jira_pipeline.config import ConfigError
 from jira_pipeline.jira.http import JiraAuthError, JiraHttpError
 from jira_pipeline.storage.auth_state import ROTATE_HINTS
 
@@ -82,6 +83,8 @@ def config_problem(
 ) -> ConfigProblem | None:
     """The configuration problem ``exc`` is (``None`` when it is something else: an
     outage, a bug). ``paths``: setting → directory, to name the path settings."""
+    if isinstance(exc, ConfigError):
+        return ConfigProblem(exc.setting, str(exc))
     if isinstance(exc, JiraAuthError):
         setting = "JIRA_SLA_API_TOKEN" if exc.credential == "sla" else "JIRA_API_TOKEN"
         return ConfigProblem(setting, ROTATE_HINTS[exc.credential])

@@ -150,3 +150,13 @@ def test_healthy_deployment_with_daemon_is_all_ok_into_parquet(site, tmp_path, m
     assert {"dagster daemon", "sensor and schedules", "dagster home"} <= set(checks)
     assert "is in parquet/jira/issues/" in checks["test delivery"]["message"], out
     assert code == (EXIT_OK if BULK_ON_SIMULATOR else EXIT_WARN)
+
+
+def test_unusable_setting_is_one_fail_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JIRA_BASE_URL", "http://jira.example.com")  # plain http, not loopback
+    monkeypatch.setenv("JIRA_API_TOKEN", "secret-token-4242")
+    code = main(["doctor", "--json", "--no-dagster"])
+    out = capsys.readouterr().out
+    (line,) = orjson.loads(out)["checks"]
+    assert code == EXIT_FAIL and line["status"] == "fail" and "JIRA_BASE_URL" in line["message"]
+    assert "secret-token-4242" not in out

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-from jira_pipeline.doctor.check import as_json, as_text, exit_code
+from jira_pipeline.config import ConfigError
+from jira_pipeline.doctor.check import as_json, as_text, exit_code, fail
 from jira_pipeline.doctor.run import DoctorOptions, run_doctor
 from jira_pipeline.doctor.settings_checks import load_with_sources
 
@@ -39,16 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_doctor_command(args: argparse.Namespace) -> int:
-    settings, sources = load_with_sources()
     options = DoctorOptions(
         receiver_url=args.receiver_url,
         send_test=args.send_test,
         check_dagster=not args.no_dagster,
         wait_s=args.wait,
     )
-    checks = run_doctor(settings, sources, os.environ, options)
-    if args.json:
-        sys.stdout.write(as_json(checks).decode() + "\n")
-    else:
-        print(as_text(checks))
+    try:
+        settings, sources = load_with_sources()
+        checks = run_doctor(settings, sources, os.environ, options)
+    except ConfigError as exc:  # a setting unusable as such (e.g. a plain-http Jira URL)
+        checks = [fail("settings", f"{exc}: fix {exc.setting}")]
+    print(as_json(checks).decode() if args.json else as_text(checks))
     return exit_code(checks)
