@@ -4,16 +4,20 @@ to change, and the exit status is non-zero. No secret ever reaches the output.""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 
 import orjson
 import pytest
 from dagster import DagsterInstance
+from dotenv import load_dotenv
 
 from jira_pipeline.cli import main
+from jira_pipeline.config import load_settings
 from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
 from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
+from jira_pipeline.doctor.settings_checks import describe_secret, load_with_sources
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer, SiteSetup, _find_route
@@ -160,3 +164,23 @@ def test_unusable_setting_is_one_fail_line(tmp_path, monkeypatch, capsys):
     (line,) = orjson.loads(out)["checks"]
     assert code == EXIT_FAIL and line["status"] == "fail" and "JIRA_BASE_URL" in line["message"]
     assert "secret-token-4242" not in out
+
+
+def test_secret_source_says_env_file_or_environment(tmp_path, monkeypatch):
+    """Only set/length/source is ever described; a value from ``.env`` says so."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("JIRA_WEBHOOK_SECRET=from-the-env-file-0123456789\n")
+    monkeypatch.setenv("JIRA_WEBHOOK_SECRET", "")
+    monkeypatch.delenv("JIRA_WEBHOOK_SECRET")  # monkeypatch restores what load_dotenv sets
+    monkeypatch.setenv("JIRA_API_TOKEN", "from-the-environment-42")
+
+    def load():
+        load_dotenv(dotenv, override=False)
+        return load_settings(dict(os.environ))
+
+    settings, sources = load_with_sources(load)
+    assert describe_secret("JIRA_WEBHOOK_SECRET", settings.webhook_secret, sources) == (
+        "JIRA_WEBHOOK_SECRET set (28 chars, .env file)")
+    assert describe_secret("JIRA_API_TOKEN", settings.api_token, sources) == (
+        "JIRA_API_TOKEN set (23 chars, environment)")
+    assert describe_secret("JIRA_SLA_API_TOKEN", "", sources) == "JIRA_SLA_API_TOKEN not set"
