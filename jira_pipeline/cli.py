@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jira_pipeline.transform.commands",
     "jira_pipeline.storage.commands",
     "jira_pipeline.analytics.report",
+    "jira_pipeline.doctor.commands",
     "jira_pipeline.demo",
 )
 

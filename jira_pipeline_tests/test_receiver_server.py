@@ -190,6 +190,7 @@ def test_health_reports_backlog_and_token_state_without_secrets(
         "webhook_secret_set",
         "jira_domain",
         "jira_auth",
+        "config_problem",
         "pending_events",
         "oldest_pending_age_s",
         "problems",

@@ -17,6 +17,7 @@ from jira_pipeline.simulator import (
     SimulatedJira,
     SimulatorServer,
 )
+from jira_pipeline.simulator.server import SiteSetup
 from jira_pipeline_tests.fixtures import jira_shapes
 from jira_pipeline_tests.fixtures.key_structure import key_structure, structure_differences
 from jira_pipeline_tests.fixtures.simulator import live_keys
@@ -360,3 +361,24 @@ def test_stopped_server_refuses_connections(make_simulator) -> None:
         server.stop()
         with pytest.raises(requests.exceptions.ConnectionError):
             http.get(url, auth=API, timeout=5)
+
+
+def test_bulk_endpoints_follow_the_site_setup(http: requests.Session) -> None:
+    """An unbrowsable project's issues are left out of bulk reads, as unknown keys are; the
+    SLA account without the agent role gets 403 from its bulk view, as from /sla."""
+    site = SimulatedJira(seed=2, issues=20, projects=("SUP", "ENG"))
+    setup = SiteSetup(unbrowsable_projects=("ENG",), sla_agent=False)
+    with SimulatorServer(site, setup=setup) as server:
+        keys = site.keys()
+        hidden = [k for k in keys if k.startswith("ENG-")]
+        assert hidden and len(hidden) < len(keys)
+        issues = http.post(f"{server.base_url}/rest/api/3/issue/bulkfetch",
+                           json={"issueIdsOrKeys": keys, "fields": ["summary"]}).json()
+        assert sorted(i["key"] for i in issues["issues"]) == sorted(set(keys) - set(hidden))
+        changelogs = http.post(f"{server.base_url}/rest/api/3/changelog/bulkfetch",
+                               json={"issueIdsOrKeys": hidden}).json()
+        assert changelogs["issueChangeLogs"] == []
+        sla_view = requests.post(
+            f"{server.sla_base_url}/ex/jira/{server.cloud_id}/rest/api/3/issue/bulkfetch",
+            json={"issueIdsOrKeys": keys[:3]}, auth=SLA, timeout=10)
+        assert sla_view.status_code == 403

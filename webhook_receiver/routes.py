@@ -17,8 +17,12 @@ import orjson
 from flask import Blueprint, Response, abort, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from jira_pipeline.jira.signature import SIGNATURE_HEADERS, signature_is_valid
-from jira_pipeline.storage.auth_state import ROTATE_HINTS, read_auth_state
+from jira_pipeline.jira.signature import MIN_SECRET_LENGTH, SIGNATURE_HEADERS, signature_is_valid
+from jira_pipeline.storage.auth_state import (
+    ROTATE_HINTS,
+    read_auth_state,
+    read_config_problem,
+)
 from jira_pipeline.storage.inbox import pending_summary
 from webhook_receiver.context import MAX_BODY_BYTES, ReceiverContext
 from webhook_receiver.payload import Delivery, InvalidDelivery, parse_debug_refresh, parse_delivery
@@ -27,8 +31,6 @@ from webhook_receiver.store import StorageUnavailable
 
 bp = Blueprint("webhooks", __name__)
 delivery_log = logging.getLogger("webhook_receiver.deliveries")
-# Jira accepts any secret; a short one can be guessed from one signed delivery offline.
-MIN_SECRET_LENGTH = 16
 
 
 def secret_problem(secret: str) -> str | None:
@@ -133,6 +135,9 @@ def health() -> Response:
         if state
     ]
     problems.extend(hints)
+    config_problem = read_config_problem(context.root)
+    if config_problem and config_problem.get("line") not in problems:
+        problems.append(str(config_problem.get("line")))
     return json_response(
         {
             "status": "degraded" if problems else "ok",
@@ -140,6 +145,7 @@ def health() -> Response:
             "webhook_secret_set": bool(settings.webhook_secret),
             "jira_domain": settings.jira_domain or None,
             "jira_auth": "; ".join(hints) if hints else "ok",
+            "config_problem": config_problem,
             "pending_events": pending,
             "oldest_pending_age_s": round(oldest_age, 3) if oldest_age is not None else None,
             "problems": problems,

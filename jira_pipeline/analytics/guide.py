@@ -20,6 +20,8 @@ GUIDE = Path(__file__).resolve().parents[2] / "docs" / "analyst_guide.md"
 DEMO = {"seed": 0, "issues": 400, "start_month": "2025-01", "months": 12}
 MAX_ROWS = 12
 
+# Every ORDER BY ends in columns that make the order total: the test compares the guide byte
+# for byte, and ties would come back in any order.
 QUESTIONS: list[tuple[str, str]] = [
     ("Median time to first response by priority, per month (hours)", """
 SELECT strftime(i.created_at, '%Y-%m') AS month, i.priority,
@@ -46,7 +48,7 @@ SELECT s.status, s.status_category, count(*) AS stays,
        round(median(s.duration_seconds) / 3600, 1) AS median_hours
 FROM jira_status_intervals s JOIN jira_issues i USING (issue_key)
 WHERE i.resolved_at IS NOT NULL AND s.left_at IS NOT NULL
-GROUP BY ALL ORDER BY median_hours DESC"""),
+GROUP BY ALL ORDER BY median_hours DESC, s.status"""),
     ("Backlog age buckets of open tickets (as of their last fetch)", """
 SELECT CASE WHEN age < 7 THEN '0-6 days' WHEN age < 30 THEN '7-29 days'
             WHEN age < 90 THEN '30-89 days' ELSE '90+ days' END AS bucket, count(*) AS issues
@@ -55,7 +57,7 @@ FROM (SELECT date_diff('day', m.created_at, m.as_of) AS age FROM jira_issue_metr
 GROUP BY ALL ORDER BY min(age)"""),
     ("Backlog on a given day by priority (daily_issue_state macro)", """
 SELECT priority, count(*) AS open_issues, round(avg(age_days), 1) AS avg_age_days
-FROM daily_issue_state('2025-09-30') GROUP BY ALL ORDER BY open_issues DESC"""),
+FROM daily_issue_state('2025-09-30') GROUP BY ALL ORDER BY open_issues DESC, priority"""),
     ("Top components by volume", """
 SELECT component, count(*) AS issues
 FROM (SELECT unnest(components) AS component FROM jira_issues)
@@ -85,7 +87,7 @@ FROM jira_issue_metrics GROUP BY ALL ORDER BY assignee_count"""),
 SELECT i.issue_type, count(*) AS resolved,
        round(median(business_seconds(i.created_at, i.resolved_at)) / 3600, 1)
            AS median_business_hours
-FROM jira_issues i WHERE i.resolved_at IS NOT NULL GROUP BY ALL ORDER BY resolved DESC"""),
+FROM jira_issues i WHERE i.resolved_at IS NOT NULL GROUP BY ALL ORDER BY resolved DESC, i.issue_type"""),
 ]
 
 INTRO = """# Analyst guide: service-desk questions answered

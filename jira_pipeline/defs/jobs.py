@@ -22,6 +22,7 @@ from dagster import (
 
 from jira_pipeline.defs.assets import MonthRunConfig, jira_month
 from jira_pipeline.defs.partitions import is_partition_month
+from jira_pipeline.defs.problems import fail_on_config_problem
 from jira_pipeline.defs.resources import (
     DataRootResource,
     JiraResource,
@@ -29,7 +30,6 @@ from jira_pipeline.defs.resources import (
     open_jira_clients,
 )
 from jira_pipeline.ingest.poll import poll_sla
-from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
 from jira_pipeline.orchestration.month_run import describe_failures
 from jira_pipeline.orchestration.reconcile import reconcile
@@ -125,8 +125,9 @@ def sweep_deletions_and_upsert(
     with closing(jira.client(root)) as client:
         try:
             summary = sweep_deletions(client, root, scope_jql=data.jql)
-        except JiraAuthError as exc:
-            raise Failure(str(exc), allow_retries=False) from exc
+        except Exception as exc:
+            fail_on_config_problem(exc, root, data.dist())
+            raise
     context.log.info(
         f"deletion sweep: {summary.months} months, {summary.checked} stored issues, "
         f"{len(summary.deleted)} deleted, {len(summary.still_visible)} not in search but "

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from dagster import Failure, ResourceDefinition
+from dagster import ResourceDefinition
 
 from jira_pipeline.config import Settings, deployment_settings
+from jira_pipeline.defs.problems import fail_on_config_problem
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.jira.sla import JsmSlaClient
+from jira_pipeline.storage.auth_state import clear_config_problem
 from jira_pipeline.storage.paths import DataRoot
 
 
@@ -96,14 +97,18 @@ def resources_from_env() -> dict[str, ResourceDefinition]:
 def open_jira_clients(
     jira: JiraResource, jsm_sla: JsmSlaResource, root: DataRoot
 ) -> Iterator[tuple[JiraClient, JsmSlaClient | None]]:
-    """Both clients for one asset or op, closed afterwards. A 401 fails without run retries: a
-    revoked token does not come back by retrying."""
+    """Both clients for one asset or op, closed afterwards. A configuration problem (401,
+    403, 400 JQL, wrong cloud id, unwritable path) fails with one line and without run
+    retries: it does not go away by retrying."""
     sla_client = jsm_sla.client(root)
     try:
         with closing(jira.client(root)) as client:
             yield client, sla_client
-    except JiraAuthError as exc:
-        raise Failure(str(exc), allow_retries=False) from exc
+    except Exception as exc:
+        fail_on_config_problem(exc, root)
+        raise
+    else:
+        clear_config_problem(root)
     finally:
         if sla_client is not None:
             sla_client.close()

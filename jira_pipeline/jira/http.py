@@ -48,15 +48,24 @@ class JiraError(RuntimeError):
 
 
 class JiraAuthError(JiraError):
-    """Jira answered 401: the token was revoked or expired and must be rotated."""
+    """Jira answered 401: the token was revoked or expired and must be rotated.
+    ``credential`` says which ("api" or "sla", see auth_state)."""
+
+    def __init__(self, message: str, credential: str = "api") -> None:
+        super().__init__(message)
+        self.credential = credential
 
 
-class JiraStatusError(JiraError):
-    """Jira answered an HTTP error status (other than 401); ``status`` says which."""
+class JiraHttpError(JiraError):
+    """Jira answered an error status other than 401 that retries did not clear (400 JQL,
+    403, 404 …); ``status`` and ``path`` let callers name the setting to fix, or fall back
+    (a bulk endpoint's 403/404)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, path: str, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.path = path
+        self.detail = detail  # Jira's own error text, when the body had one
 
 
 class BulkUnavailable(JiraError):
@@ -357,7 +366,7 @@ class ApiClient:
         if response.status_code == 401:
             response.close()
             self._auth_failed()
-            raise JiraAuthError(f"{ROTATE_HINTS[self.credential]} ({label})")
+            raise JiraAuthError(f"{ROTATE_HINTS[self.credential]} ({label})", self.credential)
         if response.status_code == 404 and not_found_ok:
             response.close()
             self._auth_succeeded()
@@ -365,7 +374,8 @@ class ApiClient:
         if response.status_code >= 400:
             status, detail = response.status_code, _error_detail(response)
             response.close()
-            raise JiraStatusError(f"{label}: HTTP {response.status_code}{detail}", status)
+            raise JiraHttpError(f"{label}: HTTP {status}{detail}", status, path,
+                                detail.removeprefix(": "))
         self._auth_succeeded()
         return response
 
@@ -376,7 +386,7 @@ class ApiClient:
             raise BulkUnavailable(f"POST {path}: bulk reads unavailable on this site")
         try:
             page = self.decode(self.send("POST", path, json_body=body), f"POST {path}")
-        except JiraStatusError as exc:
+        except JiraHttpError as exc:
             if exc.status in (403, 404):
                 with _BULK_LOCK:  # concurrent readers may all see the 404: say it once
                     first, self.bulk_available = self.bulk_available, False
@@ -427,6 +437,8 @@ def _error_detail(response: requests.Response) -> str:
     if not isinstance(body, dict):
         return ""
     messages = list(body.get("errorMessages") or [])
+    if isinstance(body.get("errorMessage"), str):  # JSM's shape
+        messages.append(body["errorMessage"])
     messages += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
     text = "; ".join(str(m) for m in messages)
     return f": {text[:300]}" if text else ""

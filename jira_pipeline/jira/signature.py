@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 
 SIGNATURE_HEADERS = ("X-Hub-Signature", "X-Hub-Signature-256")
+# Jira accepts any secret; a shorter one can be guessed from one signed delivery offline.
+MIN_SECRET_LENGTH = 16
 _SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})\Z", re.ASCII)
 
 

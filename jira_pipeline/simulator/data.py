@@ -450,6 +450,14 @@ class SimulatedJira:
     def fields(self) -> list:
         return [f.to_json() for f in FIELDS]
 
+    def project_list(self, hidden_projects: frozenset[str] = frozenset()) -> list[dict]:
+        """The projects ``GET /rest/api/3/project/search`` lists (browsable ones only)."""
+        return [
+            self._renderer.project(position)
+            for position, project in enumerate(self.projects)
+            if project.key not in hidden_projects
+        ]
+
     # --- attachments -----------------------------------------------------------------------
     def _attachment(self, attachment_id: str | int) -> tuple[dict, dict] | None:
         text = str(attachment_id).strip()
@@ -516,8 +524,10 @@ class SimulatedJira:
         max_results: int | None = None,
         next_page_token: str | None = None,
         expand: Iterable[str] = (),
+        hidden_projects: frozenset[str] = frozenset(),
     ) -> bytes:
-        """:meth:`search` serialised."""
+        """:meth:`search` serialised. ``hidden_projects``: keys the searching account may not
+        browse; as on Jira, their issues are left out and naming one is a JQL error."""
         query = parse_jql(jql or "")
         field_list = _field_list(fields)
         ids_only = all(f in ("id", "key") for f in field_list)
@@ -525,7 +535,7 @@ class SimulatedJira:
         size = min(max(int(max_results if max_results is not None else 50), 1), cap)
         offset = _decode_token(next_page_token, jql or "") if next_page_token else 0
         with self._lock:
-            matches = self._matching(query)
+            matches = self._matching(query, hidden_projects)
             page = matches[offset : offset + size]
             if ids_only:
                 issues = [
@@ -562,10 +572,11 @@ class SimulatedJira:
                 "materialised": len(self._states),
             }
 
-    def _matching(self, query: Query) -> array[int]:
-        cached = self._search_cache.get((query, self.version))
+    def _matching(self, query: Query, hidden: frozenset[str] = frozenset()) -> array[int]:
+        cache_key = (query, self.version, hidden)
+        cached = self._search_cache.get(cache_key)
         if cached is not None:
-            self._search_cache.move_to_end((query, self.version))
+            self._search_cache.move_to_end(cache_key)
             return cached
         candidates: Iterable[int] = range(len(self._alive))
         for condition in query.conditions:
@@ -573,7 +584,7 @@ class SimulatedJira:
                 wanted = {self._index(v) for v in condition.values} - {None}
                 candidates = [i for i in candidates if i in wanted]
             elif condition.field == "project":
-                positions = {self._project_position(v) for v in condition.values}
+                positions = {self._project_position(v, hidden) for v in condition.values}
                 candidates = [i for i in candidates if self._project[i] in positions]
             else:
                 candidates = _filter_dates(
@@ -581,7 +592,11 @@ class SimulatedJira:
                     condition,
                     self._created_ms if condition.field == "created" else self._updated_ms,
                 )
-        result = [i for i in candidates if self._alive[i]]
+        result = [
+            i
+            for i in candidates
+            if self._alive[i] and self.projects[self._project[i]].key not in hidden
+        ]
         result.sort()
         for field, descending in reversed(query.order or (("key", False),)):
             if field == "key":
@@ -592,14 +607,16 @@ class SimulatedJira:
             else:
                 values = self._created_ms if field == "created" else self._updated_ms
                 result.sort(key=values.__getitem__, reverse=descending)
-        matches = self._search_cache[(query, self.version)] = array("q", result)
+        matches = self._search_cache[cache_key] = array("q", result)
         while len(self._search_cache) > _SEARCH_CACHE_SIZE:
             self._search_cache.popitem(last=False)
         return matches
 
-    def _project_position(self, value: str) -> int:
+    def _project_position(self, value: str, hidden: frozenset[str] = frozenset()) -> int:
         wanted = value.strip().lower()
         for position, project in enumerate(self.projects):
+            if project.key in hidden:
+                continue
             if wanted in (project.key.lower(), project.name.lower(), project.id):
                 return position
         raise JqlError(f"The value '{value}' does not exist for the field 'project'.")

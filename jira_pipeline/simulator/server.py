@@ -18,6 +18,14 @@ Jira endpoints (Basic auth with the API credentials unless noted)::
                                            fieldIds → {issueChangeLogs, nextPageToken}
     POST /ex/jira/{cloudId}/rest/api/3/issue/bulkfetch   the same, SLA credentials: the JSM
                                            account's view, SLA field values shown
+    GET  /rest/api/3/project/search?startAt=&maxResults=         (browsable projects)
+    GET  /_edge/tenant_info                                      → {"cloudId"} (no auth)
+
+Site setup (``SiteSetup``, constructor ``setup=`` or ``PUT /_simulator/setup``): the
+misconfigurations of a first contact with a real site. The API account's profile time zone
+(``/myself``); projects it may not browse (their issues 404, search leaves them out, JQL
+naming them is a 400 as on Jira); an SLA account without the JSM agent role (SLA requests
+answer 403). A wrong ``JIRA_CLOUD_ID`` needs no switch: the gateway answers 404 for it.
 
 Control API for tests and the ``send-webhooks`` process (API credentials; never faulted or
 counted)::
@@ -26,6 +34,7 @@ counted)::
     GET    /_simulator/state                  what changed, request counts, current faults
     GET    /_simulator/keys                   {"keys": [live issue keys]}
     PUT    /_simulator/faults                 partial Faults JSON → the new faults
+    PUT    /_simulator/setup                  partial SiteSetup JSON → the new setup
     POST   /_simulator/issues/{key}/resolve   → Mutation JSON (no webhook is sent)
     POST   /_simulator/issues/{key}/update    {"summary": …} → Mutation JSON
     DELETE /_simulator/issues/{key}           → Mutation JSON
@@ -93,6 +102,19 @@ class Faults:
 
 
 @dataclass
+class SiteSetup:
+    """How the site's accounts are set up; the defaults are a healthy site."""
+
+    time_zone: str = "UTC"  # the API account's profile time zone, as /myself reports it
+    unbrowsable_projects: tuple[str, ...] = ()  # keys the API account lacks "Browse" on
+    sla_agent: bool = True  # whether the SLA account has the JSM agent role
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        return frozenset(key.strip().upper() for key in self.unbrowsable_projects)
+
+
+@dataclass
 class _Reply:
     status: int
     body: bytes = b""
@@ -129,7 +151,12 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
         "sla_issue_bulkfetch",
         "sla",
     ),
+    ("GET", re.compile(r"/rest/api/3/project/search"), "project_search", "api"),
+    ("GET", re.compile(r"/_edge/tenant_info"), "tenant_info", "none"),
 ]
+# Routes answering for one issue key (or id): 404 when the API account may not browse it.
+_ISSUE_ROUTES = frozenset({"issue", "changelog", "remotelink"})
+SLA_FORBIDDEN_MESSAGE = "You do not have permission to access this request."
 BULK_ROUTES = frozenset({"issue_bulkfetch", "changelog_bulkfetch", "sla_issue_bulkfetch"})
 
 
@@ -170,11 +197,13 @@ class SimulatorServer:
         sla_token: str = DEFAULT_SLA_TOKEN,
         cloud_id: str = DEFAULT_CLOUD_ID,
         faults: Faults | None = None,
+        setup: SiteSetup | None = None,
         fault_seed: int = 0,
         verbose: bool = False,
     ) -> None:
         self.jira = jira
         self.faults = faults if faults is not None else Faults()
+        self.setup = setup if setup is not None else SiteSetup()
         self.cloud_id = cloud_id
         self.verbose = verbose
         self._api_credentials = (email, token)
@@ -346,7 +375,9 @@ class SimulatorServer:
             return _errors(status, "Internal server error (simulated).")
         if match is None:
             return _errors(404, "No such endpoint in the simulated Jira.")
-        if not self._authorized(headers.get("Authorization"), credentials):
+        if credentials != "none" and not self._authorized(
+            headers.get("Authorization"), credentials
+        ):
             return _errors(401, "Client must be authenticated to access this resource.")
         if name in BULK_ROUTES:
             reply = self._bulk(name, match, body)
@@ -355,8 +386,61 @@ class SimulatorServer:
         reply.truncate = truncated and reply.status == 200
         return reply
 
+    def _hidden_key(self, key_or_id: str) -> bool:
+        """Whether the API account may not browse this issue (its project is hidden)."""
+        hidden = self.setup.hidden
+        if not hidden:
+            return False
+        key = self.jira.issue_id_to_key(key_or_id) if key_or_id.isdigit() else key_or_id
+        return bool(key) and key.split("-", 1)[0].upper() in hidden
+
+    def _setup_route(self, name: str, match: re.Match, query: dict) -> _Reply | None:
+        """The answers the site setup changes; ``None`` when the usual route answers."""
+        setup = self.setup
+        if name in _ISSUE_ROUTES and self._hidden_key(match.group(1)):
+            return _errors(404, NOT_FOUND_MESSAGE)
+        if name == "attachment":
+            meta = self.jira.attachment_meta(match.group(1))
+            if meta is not None and self._hidden_key(meta["issue_key"]):
+                return _errors(404, "The attachment does not exist.")
+        if name == "sla" and match.group(1) == self.cloud_id and not setup.sla_agent:
+            return _Reply(
+                403,
+                orjson.dumps(
+                    {
+                        "errorMessage": SLA_FORBIDDEN_MESSAGE,
+                        "i18nErrorMessage": {
+                            "i18nKey": "sd.request.error.no.permission",
+                            "parameters": [],
+                        },
+                    }
+                ),
+            )
+        if name == "project_search":
+            projects = self.jira.project_list(setup.hidden)
+            start = _int_arg(query, "startAt", 0)
+            size = min(max(_int_arg(query, "maxResults", 50), 1), 100)
+            page = projects[start : start + size]
+            return _json(
+                200,
+                {
+                    "self": f"{self.base_url}/rest/api/3/project/search",
+                    "maxResults": size,
+                    "startAt": start,
+                    "total": len(projects),
+                    "isLast": start + len(page) >= len(projects),
+                    "values": page,
+                },
+            )
+        if name == "tenant_info":
+            return _json(200, {"cloudId": self.cloud_id})
+        return None
+
     def _route(self, name: str, match: re.Match, query: dict, body: bytes) -> _Reply:
         jira = self.jira
+        special = self._setup_route(name, match, query)
+        if special is not None:
+            return special
 
         def arg(key: str, default: str | None = None) -> str | None:
             values = query.get(key)
@@ -407,7 +491,7 @@ class SimulatorServer:
                     "emailAddress": self._api_credentials[0],
                     "displayName": "Simulator API user",
                     "active": True,
-                    "timeZone": "UTC",
+                    "timeZone": self.setup.time_zone,
                     "accountType": "atlassian",
                 },
             )
@@ -437,12 +521,18 @@ class SimulatorServer:
             return _errors(status, "You do not have permission or this API is not available.")
         if name == "sla_issue_bulkfetch" and match.group(1) != self.cloud_id:
             return _errors(404, "No Jira site with this cloud id.")
+        if name == "sla_issue_bulkfetch" and not self.setup.sla_agent:
+            return _errors(403, SLA_FORBIDDEN_MESSAGE)
         try:
             request = orjson.loads(body or b"{}")
             wanted = request["issueIdsOrKeys"]
             if not isinstance(request, dict) or not isinstance(wanted, list):
                 raise TypeError
-            wanted = [str(item) for item in wanted]
+            asked = [str(item) for item in wanted]
+            # Issues the API account may not browse are left out, as unknown keys are.
+            wanted = [key for key in asked if not self._hidden_key(key)]
+            if asked and not wanted and name == "changelog_bulkfetch":
+                return _json(200, {"issueChangeLogs": []})
             if name == "changelog_bulkfetch":
                 page = self.jira.bulk_changelogs(
                     wanted,
@@ -489,6 +579,7 @@ class SimulatorServer:
                 max_results,
                 request.get("nextPageToken"),
                 expand.split(",") if isinstance(expand, str) else expand,
+                hidden_projects=self.setup.hidden,
             )
         except JqlError as exc:
             return _errors(400, str(exc))
@@ -513,6 +604,7 @@ class SimulatorServer:
                     "request_count": self.request_count,
                     "path_counts": self.path_counts,
                     "faults": asdict(self.faults),
+                    "setup": asdict(self.setup),
                 },
             )
         if (method, path) == ("GET", "/_simulator/keys"):
@@ -523,6 +615,12 @@ class SimulatorServer:
                 if name in known:
                     setattr(self.faults, name, value)
             return _json(200, asdict(self.faults))
+        if (method, path) == ("PUT", "/_simulator/setup"):
+            known = {f.name for f in fields(SiteSetup)}
+            for name, value in request.items():
+                if name in known:
+                    setattr(self.setup, name, tuple(value) if isinstance(value, list) else value)
+            return _json(200, asdict(self.setup))
         match = re.fullmatch(r"/_simulator/issues/([^/]+)(?:/(resolve|update))?", path)
         try:
             if match and method == "POST" and match.group(2) == "resolve":
@@ -536,6 +634,13 @@ class SimulatorServer:
         except ValueError as exc:
             return _errors(400, str(exc))
         return _errors(404, f"No control endpoint {method} {path[:100]}")
+
+
+def _int_arg(query: dict, key: str, default: int) -> int:
+    try:
+        return int((query.get(key) or [default])[0])
+    except ValueError:
+        return default
 
 
 def _with_invalid_key(raw: bytes, key: str) -> bytes:

@@ -1,9 +1,12 @@
-"""Whether Jira last refused our token. Written by the Jira client on a 401, cleared on the
-next success, read by the receiver's health endpoint so operators see "rotate the token"
-without reading run logs. Holds no secret: only when and which credential failed."""
+"""Whether Jira last refused our token, and the latest configuration problem a run hit.
+The 401 state is written by the Jira client and cleared on the next success; the
+configuration problem (one line naming the setting to change) is written by the run that
+hit it and cleared by the next run whose Jira calls passed. The receiver's health endpoint
+reads both, so operators see what to fix without reading run logs. Holds no secret."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,3 +47,29 @@ def read_auth_state(root: DataRoot) -> dict[str, Any]:
         except (OSError, ValueError):
             state[credential] = None
     return state
+
+
+CONFIG_PROBLEM_FILE = "config_problem.json"
+
+
+def record_config_problem(root: DataRoot, setting: str, line: str) -> None:
+    """Remember the latest configuration problem (best effort: the data root itself may
+    be what is unwritable)."""
+    state = {"at": datetime.now(UTC).isoformat(), "setting": setting, "line": line}
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(root.state_dir / CONFIG_PROBLEM_FILE, orjson.dumps(state))
+
+
+def clear_config_problem(root: DataRoot) -> None:
+    """Forget it once a run got through its Jira calls."""
+    with contextlib.suppress(OSError):
+        (root.state_dir / CONFIG_PROBLEM_FILE).unlink(missing_ok=True)
+
+
+def read_config_problem(root: DataRoot) -> dict[str, Any] | None:
+    """``{"at", "setting", "line"}`` of the latest configuration problem, or ``None``."""
+    try:
+        state = orjson.loads((root.state_dir / CONFIG_PROBLEM_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
