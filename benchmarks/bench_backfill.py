@@ -28,6 +28,7 @@ from jira_pipeline.ingest.poll import poll_candidates, poll_sla
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.simulator import Faults, SimulatedJira, SimulatorServer
+from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import iter_issue_keys, load_issue
 
@@ -93,8 +94,8 @@ def run_once(
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         root = DataRoot(Path(tmp))
         settings = load_settings({**env, "JIRA_DATA_ROOT": tmp})
-        jira = JiraClient.from_settings(settings, root, rate_limit_per_s=rate)
-        sla = JsmSlaClient.from_settings(settings, root, rate_limit_per_s=rate)
+        jira = JiraClient.from_settings(settings, on_auth=auth_recorder(root), rate_limit_per_s=rate)
+        sla = JsmSlaClient.from_settings(settings, on_auth=auth_recorder(root), rate_limit_per_s=rate)
         before = path_counts(env)
         summary = backfill(jira, sla, root, jql=SCOPE, parallel=parallel, progress=False, bulk=bulk)
         after = path_counts(env)

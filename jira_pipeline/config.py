@@ -21,6 +21,11 @@ SECRET_FIELDS = frozenset({"webhook_secret", "api_token", "sla_api_token"})
 DEFAULT_SLA_BASE_URL = "https://api.atlassian.com"
 DEFAULT_DATA_ROOT = "./data"
 DEFAULT_START_MONTH = "2024-01"
+# What to change when Jira answers 401, per credential ("api": JIRA_*, "sla": JIRA_SLA_*).
+ROTATE_HINTS = {
+    "api": "Jira answered 401: rotate JIRA_API_TOKEN (or check JIRA_EMAIL)",
+    "sla": "JSM answered 401: rotate JIRA_SLA_API_TOKEN (or check JIRA_SLA_EMAIL)",
+}
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?\Z", re.ASCII)
 

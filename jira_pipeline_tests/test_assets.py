@@ -8,9 +8,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.defs.jobs import month_run_config
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot

@@ -11,9 +11,9 @@ import duckdb
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, materialize
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.defs.jobs import month_run_config
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from jira_pipeline.cli import main as cli_main
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.ingest import (
     backfill,
     download_attachments,
@@ -27,7 +28,6 @@ from jira_pipeline.ingest import (
     search_keys,
     search_month_keys,
 )
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.jira.http import JiraAuthError
 from jira_pipeline.simulator import Faults, SimulatedJira
 from jira_pipeline.storage import DataRoot

@@ -8,12 +8,12 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
+from jira_pipeline.core.dates import month_of
+from jira_pipeline.core.keys import is_valid_issue_key
 from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.defs.jobs import jira_deletion_sweep_job, jira_reconcile_job
 from jira_pipeline.defs.sensors import jira_webhook_sensor
 from jira_pipeline.ingest import backfill
-from jira_pipeline.jira.dates import month_of
-from jira_pipeline.jira.keys import is_valid_issue_key
 from jira_pipeline.simulator import Faults, SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot

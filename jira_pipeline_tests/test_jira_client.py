@@ -11,6 +11,7 @@ import time
 import pytest
 
 from jira_pipeline.config import load_settings
+from jira_pipeline.ingest.attachments import download_attachment
 from jira_pipeline.jira.client import (
     JiraAuthError,
     JiraClient,
@@ -21,7 +22,7 @@ from jira_pipeline.jira.client import (
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.simulator import DEFAULT_TOKEN, Faults, SimulatedJira, SimulatorServer
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.auth_state import read_auth_state
+from jira_pipeline.storage.auth_state import auth_recorder, read_auth_state
 from jira_pipeline.storage.raw_store import sanitize_file_name
 from jira_pipeline_tests.fixtures.ingest import (
     FAST_RETRY,
@@ -132,7 +133,7 @@ def test_a_truncated_body_is_a_clear_error(make_simulator, data_root: DataRoot) 
 def test_401_names_the_token_to_rotate_and_is_recorded(simulator, data_root: DataRoot) -> None:
     env = simulator.env()
     wrong = "wrong-token-1234"
-    jira = JiraClient(env["JIRA_BASE_URL"], env["JIRA_EMAIL"], wrong, root=data_root)
+    jira = JiraClient(env["JIRA_BASE_URL"], env["JIRA_EMAIL"], wrong, on_auth=auth_recorder(data_root))
     with pytest.raises(JiraAuthError) as caught:
         jira.get_issue(simulator.jira.keys()[0])
     message = str(caught.value)
@@ -148,7 +149,7 @@ def test_401_names_the_token_to_rotate_and_is_recorded(simulator, data_root: Dat
         env["JIRA_CLOUD_ID"],
         env["JIRA_SLA_EMAIL"],
         wrong,
-        root=data_root,
+        on_auth=auth_recorder(data_root),
     )
     with pytest.raises(JiraAuthError, match="rotate JIRA_SLA_API_TOKEN"):
         sla.get_slas(simulator.jira.keys()[0])
@@ -161,8 +162,8 @@ def test_401_names_the_token_to_rotate_and_is_recorded(simulator, data_root: Dat
 
 def test_from_settings_reads_the_environment_names(simulator, data_root: DataRoot) -> None:
     settings = load_settings({**simulator.env(), "JIRA_DATA_ROOT": str(data_root.root)})
-    jira = JiraClient.from_settings(settings, data_root)
-    sla = JsmSlaClient.from_settings(settings, data_root)
+    jira = JiraClient.from_settings(settings)
+    sla = JsmSlaClient.from_settings(settings)
     assert jira.base_url == simulator.base_url and sla is not None
     assert jira.get_issue(simulator.jira.keys()[0]) is not None
     no_sla = load_settings({k: v for k, v in simulator.env().items() if "SLA" not in k})
@@ -189,7 +190,7 @@ def test_attachments_stream_to_disk_and_hostile_names_stay_inside(
     assert len({a["filename"] for a in hostile}) >= 5, "the site serves hostile names"
     folder = data_root.issue_attachments_dir("SUPPORT-1")
     for attachment in hostile:
-        result = jira.download_attachment(attachment, folder)
+        result = download_attachment(jira, data_root, "SUPPORT-1", attachment)
         assert result.status == "downloaded"
         assert result.path.parent == folder
         expected = hashlib.sha256(sim.attachment_bytes(attachment["id"])).hexdigest()
@@ -198,7 +199,7 @@ def test_attachments_stream_to_disk_and_hostile_names_stay_inside(
     everything = sorted(p for p in data_root.root.rglob("*") if p.is_file())
     assert all(folder in p.parents for p in everything)
     before = server.request_count
-    again = jira.download_attachment(hostile[0], folder)
+    again = download_attachment(jira, data_root, "SUPPORT-1", hostile[0])
     assert again.status == "present" and server.request_count == before
 
 
@@ -214,7 +215,7 @@ def test_oversize_attachments_are_skipped_without_a_request(
         if a["size"] > 50 * 1024 * 1024
     )
     before = server.request_count
-    result = jira.download_attachment(big, data_root.root)
+    result = download_attachment(jira, data_root, "SUPPORT-1", big)
     assert result.status == "oversize" and not result.path.exists()
     assert server.request_count == before
 
@@ -230,7 +231,7 @@ def test_a_truncated_attachment_leaves_nothing_behind(make_simulator, data_root:
     )
     folder = data_root.issue_attachments_dir("SUPPORT-1")
     with pytest.raises(JiraResponseError, match="truncated"):
-        jira.download_attachment(attachment, folder)
+        download_attachment(jira, data_root, "SUPPORT-1", attachment)
     assert not folder.exists() or list(folder.iterdir()) == []
 
 

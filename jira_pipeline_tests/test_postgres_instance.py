@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from jira_pipeline.jira.dates import month_of
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage.inbox import list_pending

@@ -12,10 +12,10 @@ from dagster._core.storage.tags import RUN_KEY_TAG
 from dagster._core.utils import make_new_run_id
 
 from jira_pipeline.config import load_settings
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.defs import sensors
 from jira_pipeline.defs.resources import resources_from_settings
 from jira_pipeline.defs.sensors import jira_webhook_sensor
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.orchestration.event_ledger import (
     BURST_MIN_EVENTS,
     BURST_QUIET_SECONDS,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from jira_pipeline.jira.dates import month_of, parse_jira_datetime
+from jira_pipeline.core.dates import month_of, parse_jira_datetime
 from jira_pipeline.simulator import JqlError, SimulatedJira
 from jira_pipeline.simulator.jql import parse_jql
 from jira_pipeline_tests.fixtures.simulator import live_keys

@@ -152,7 +152,7 @@ def test_search_pages_return_every_match_exactly_once(
 
 def _expected_keys(jira: SimulatedJira, jql: str) -> set[str]:
     """The matching keys computed independently of the search code, from issue JSON."""
-    from jira_pipeline.jira.dates import parse_jira_datetime
+    from jira_pipeline.core.dates import parse_jira_datetime
     from jira_pipeline.simulator.jql import parse_jql
 
     query = parse_jql(jql)
@@ -192,7 +192,7 @@ def test_search_order_get_form_caps_and_errors(
     ).json()
     created = [i["fields"]["created"] for i in page["issues"]]
     assert len(created) == 30 and page["isLast"]
-    from jira_pipeline.jira.dates import parse_jira_datetime
+    from jira_pipeline.core.dates import parse_jira_datetime
 
     assert [parse_jira_datetime(c) for c in created] == sorted(
         (parse_jira_datetime(c) for c in created), reverse=True

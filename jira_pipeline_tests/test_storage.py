@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jira_pipeline.jira.dates import format_jira_datetime, month_of, parse_jira_datetime
+from jira_pipeline.core.dates import format_jira_datetime, month_of, parse_jira_datetime
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.storage.atomic import atomic_path
 from jira_pipeline.storage.inbox import PendingEvent, archive_pending, list_pending

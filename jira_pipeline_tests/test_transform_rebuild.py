@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jira_pipeline.jira.dates import month_of
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.storage import DataRoot, atomic_write_bytes
 from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.rows import created_month

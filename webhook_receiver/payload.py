@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from jira_pipeline.jira.dates import parse_jira_datetime
-from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
+from jira_pipeline.core.dates import parse_jira_datetime
+from jira_pipeline.core.keys import is_valid_issue_id, is_valid_issue_key
 
 EVENT_LABEL_MAX = 64
 DEBUG_REFRESH_EVENT = "debug_refresh"

@@ -18,7 +18,7 @@ from jira_pipeline.config import Settings, deployment_settings
 from jira_pipeline.defs.problems import fail_on_config_problem
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.storage.auth_state import clear_config_problem
+from jira_pipeline.storage.auth_state import auth_recorder, clear_config_problem
 from jira_pipeline.storage.paths import DataRoot
 
 
@@ -30,7 +30,7 @@ class JiraResource:
 
     def client(self, root: DataRoot) -> JiraClient:
         """A new client; ``root`` receives the "rotate the token" state on a 401."""
-        return JiraClient.from_settings(self._settings, root)
+        return JiraClient.from_settings(self._settings, on_auth=auth_recorder(root))
 
 
 class JsmSlaResource:
@@ -41,7 +41,7 @@ class JsmSlaResource:
 
     def client(self, root: DataRoot) -> JsmSlaClient | None:
         """``None`` when no SLA account is configured (a warning in the run, not a failure)."""
-        return JsmSlaClient.from_settings(self._settings, root)
+        return JsmSlaClient.from_settings(self._settings, on_auth=auth_recorder(root))
 
 
 class DataRootResource:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jira_pipeline.config_problems import config_problem
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.doctor.check import Check, fail, ok, warn
 from jira_pipeline.ingest.search import and_jql
 from jira_pipeline.jira.client import API, JiraClient
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.jira.http import JiraAuthError, JiraError, JiraHttpError
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.field_map import MAPPING, FieldMapping, _norm
@@ -303,11 +301,12 @@ def check_attachments(client: JiraClient, jql: str) -> Check:
                 "attachments",
                 "no attachment (≤ 10 MB) on the 50 latest issues in scope: download not tried",
             )
-        with tempfile.TemporaryDirectory(prefix="jira-doctor-") as folder:
-            result = client.download_attachment(attachment, Path(folder))
+        size = int(attachment.get("size") or 0)
+        with open(os.devnull, "wb") as sink:
+            client.stream_attachment(attachment.get("id"), size, sink)
     except JiraError as exc:
         return fail(
             "attachments",
             f"{problem_line(exc)}: attachment downloads need 'Browse projects' for JIRA_EMAIL",
         )
-    return ok("attachments", f"downloaded attachment {attachment.get('id')} ({result.size} bytes)")
+    return ok("attachments", f"downloaded attachment {attachment.get('id')} ({size} bytes)")

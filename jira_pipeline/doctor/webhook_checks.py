@@ -12,8 +12,8 @@ import duckdb
 import orjson
 import requests
 
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.doctor.check import Check, fail, ok, warn
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.jira.signature import sign_body
 from jira_pipeline.storage.inbox import is_queued
 from jira_pipeline.storage.paths import DataRoot

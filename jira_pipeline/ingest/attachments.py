@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.ingest.runner import run_per_key
-from jira_pipeline.jira.client import DEFAULT_MAX_ATTACHMENT_BYTES, JiraClient
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.jira.client import JiraClient
+from jira_pipeline.storage.atomic import atomic_path
 from jira_pipeline.storage.locks import issue_lock
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import (
@@ -19,6 +21,41 @@ from jira_pipeline.storage.raw_store import (
     load_issue,
     remove_attachments_except,
 )
+
+DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """One attachment: ``downloaded``, ``present`` (same size already on disk) or
+    ``oversize`` (over the cap, not fetched)."""
+
+    status: str
+    path: Path
+    size: int
+    sha256: str | None = None
+
+
+def download_attachment(
+    jira: JiraClient,
+    root: DataRoot,
+    key: str,
+    attachment: dict[str, Any],
+    *,
+    max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+) -> DownloadResult:
+    """Store one attachment of ``key`` at ``attachments/KEY/ID_filename`` (temp file +
+    atomic rename). Skips a file already there with the declared size, and anything over
+    ``max_bytes``; a body of the wrong size is an error and leaves nothing behind."""
+    target = attachment_path(root, key, attachment.get("id"), attachment.get("filename"))
+    declared = int(attachment.get("size") or 0)
+    if declared > max_bytes:
+        return DownloadResult("oversize", target, declared)
+    if target.is_file() and target.stat().st_size == declared:
+        return DownloadResult("present", target, declared)
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        sha256 = jira.stream_attachment(attachment.get("id"), declared, handle)
+    return DownloadResult("downloaded", target, declared, sha256)
 
 
 @dataclass
@@ -87,14 +124,14 @@ def sync_issue_attachments(
 ) -> AttachmentCounts:
     """Bring ``attachments/KEY/`` in line with ``issue``'s attachment list, under the
     issue's lock. Every attachment is tried; failures are collected in ``errors``."""
-    folder = root.issue_attachments_dir(require_issue_key(key))
+    require_issue_key(key)
     counts = AttachmentCounts()
     keep = []
     with issue_lock(root, key):
         for attachment in issue_attachments(issue):
             label = f"{key}/{attachment.get('id')!s:.20} {attachment.get('filename')!s:.80}"
             try:
-                result = jira.download_attachment(attachment, folder, max_bytes=max_bytes)
+                result = download_attachment(jira, root, key, attachment, max_bytes=max_bytes)
             except (RuntimeError, ValueError, OSError) as exc:
                 counts.errors.append(f"{label}: {exc}")
                 continue

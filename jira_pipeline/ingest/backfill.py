@@ -11,11 +11,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from jira_pipeline.ingest.attachments import AttachmentCounts, attachments_complete
+from jira_pipeline.core.dates import parse_jira_datetime
+from jira_pipeline.ingest.attachments import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    AttachmentCounts,
+    attachments_complete,
+)
 from jira_pipeline.ingest.fetch import refresh_issues
 from jira_pipeline.ingest.search import since_jql, valid_issues
-from jira_pipeline.jira.client import DEFAULT_MAX_ATTACHMENT_BYTES, JiraClient
-from jira_pipeline.jira.dates import parse_jira_datetime
+from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import is_tombstone, issue_updated, load_issue

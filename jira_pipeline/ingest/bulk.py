@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.ingest.runner import Outcomes, record_failure
 from jira_pipeline.ingest.sla_overlay import SlaReader
 from jira_pipeline.jira.client import (
@@ -28,7 +29,6 @@ from jira_pipeline.jira.client import (
     complete_changelog,
 )
 from jira_pipeline.jira.http import JiraAuthError
-from jira_pipeline.jira.keys import require_issue_key
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import is_tombstone, load_issue

@@ -16,6 +16,7 @@ from jira_pipeline.ingest.poll import poll_sla
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
+from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline.storage.paths import DataRoot, check_month
 
 
@@ -60,10 +61,10 @@ def run_backfill(args: argparse.Namespace) -> int:
     def body() -> bool:
         settings = load_settings()
         root = DataRoot(settings.data_root)
-        jira = JiraClient.from_settings(settings, root)
+        jira = JiraClient.from_settings(settings, on_auth=auth_recorder(root))
         summary = backfill(
             jira,
-            JsmSlaClient.from_settings(settings, root),
+            JsmSlaClient.from_settings(settings, on_auth=auth_recorder(root)),
             root,
             jql=args.jql if args.jql is not None else settings.jql,
             parallel=args.parallel,
@@ -82,8 +83,8 @@ def run_poll_sla(args: argparse.Namespace) -> int:
         settings = load_settings()
         root = DataRoot(settings.data_root)
         summary = poll_sla(
-            JiraClient.from_settings(settings, root),
-            JsmSlaClient.from_settings(settings, root),
+            JiraClient.from_settings(settings, on_auth=auth_recorder(root)),
+            JsmSlaClient.from_settings(settings, on_auth=auth_recorder(root)),
             root,
             dry_run=args.dry_run,
             parallel=args.parallel,

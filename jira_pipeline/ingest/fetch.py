@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.ingest.attachments import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
     AttachmentCounts,
     AttachmentError,
     sync_issue_attachments,
@@ -18,8 +20,7 @@ from jira_pipeline.ingest.attachments import (
 from jira_pipeline.ingest.bulk import refresh_in_bulk
 from jira_pipeline.ingest.runner import Outcomes, run_per_key
 from jira_pipeline.ingest.sla_overlay import read_slas, warn_no_sla_account
-from jira_pipeline.jira.client import DEFAULT_MAX_ATTACHMENT_BYTES, JiraClient
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import save_issue, tombstone_issue

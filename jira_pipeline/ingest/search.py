@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from jira_pipeline.core.dates import month_of
+from jira_pipeline.core.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.dates import month_of
-from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.paths import check_month
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jira_pipeline.core.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.ingest.runner import run_per_key
 from jira_pipeline.jira.client import BULK_ISSUES, BulkUnavailable, JiraClient
-from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.jira.sla import JsmSlaClient, sla_field_ids, slas_from_fields
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import (

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
 from jira_pipeline.config import Settings
+from jira_pipeline.core.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.jira.http import (
     ApiClient,
     BulkUnavailable,
@@ -21,15 +20,9 @@ from jira_pipeline.jira.http import (
     JiraResponseError,
     RetryPolicy,
 )
-from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
-from jira_pipeline.storage.atomic import atomic_path
-from jira_pipeline.storage.paths import DataRoot
-from jira_pipeline.storage.raw_store import attachment_file_name
-from jira_pipeline.storage.safe_paths import safe_join_under
 
 __all__ = [
     "BulkUnavailable",
-    "DownloadResult",
     "JiraAuthError",
     "JiraClient",
     "JiraError",
@@ -43,19 +36,7 @@ PAGE_SIZE = 100
 BULK_ISSUES = 100  # issue/bulkfetch: issues per request
 BULK_CHANGELOG_ISSUES = 1000  # changelog/bulkfetch: issues per request
 BULK_CHANGELOG_PAGE = 1000  # changelog/bulkfetch: history entries per page
-DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    """One attachment: ``downloaded``, ``present`` (same size already on disk) or
-    ``oversize`` (over the cap, not fetched)."""
-
-    status: str
-    path: Path
-    size: int
-    sha256: str | None = None
 
 
 def complete_changelog(issue: dict[str, Any], histories: list[dict[str, Any]]) -> None:
@@ -84,13 +65,13 @@ class JiraClient(ApiClient):
     credential = "api"
 
     @classmethod
-    def from_settings(cls, settings: Settings, root: DataRoot | None = None, **kwargs: Any):
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> JiraClient:
         if not (settings.base_url and settings.email and settings.api_token):
             raise JiraError(
                 "Jira is not configured: set JIRA_BASE_URL (or JIRA_DOMAIN), JIRA_EMAIL "
                 "and JIRA_API_TOKEN"
             )
-        return cls(settings.base_url, settings.email, settings.api_token, root=root, **kwargs)
+        return cls(settings.base_url, settings.email, settings.api_token, **kwargs)
 
     def get_issue(self, key: str) -> dict[str, Any] | None:
         """The full issue (all fields, rendered fields, complete changelog), or ``None``
@@ -195,43 +176,29 @@ class JiraClient(ApiClient):
     def get_fields(self) -> list[dict[str, Any]]:
         return list(self.get_json(f"{API}/field"))
 
-    def download_attachment(
-        self,
-        attachment: dict[str, Any],
-        target_dir: Path,
-        *,
-        max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
-    ) -> DownloadResult:
-        """Stream one attachment into ``target_dir/ID_filename`` (temp file + atomic
-        rename). Skips a file already there with the declared size, and anything over
-        ``max_bytes``; a body of the wrong size is an error and leaves nothing behind."""
-        attachment_id = attachment.get("id")
-        target = safe_join_under(
-            target_dir, attachment_file_name(attachment_id, attachment.get("filename"))
-        )
-        declared = int(attachment.get("size") or 0)
-        if declared > max_bytes:
-            return DownloadResult("oversize", target, declared)
-        if target.is_file() and target.stat().st_size == declared:
-            return DownloadResult("present", target, declared)
+    def stream_attachment(self, attachment_id: object, declared: int, sink: BinaryIO) -> str:
+        """Stream the bytes of attachment ``attachment_id`` (by id, from this site, never
+        from a payload's URL) into ``sink``; returns their sha256. A body that is not
+        ``declared`` bytes long raises :class:`JiraResponseError`: the caller discards
+        what was written."""
+        if not is_valid_issue_id(attachment_id):
+            raise ValueError(f"invalid attachment id: {attachment_id!r:.40}")
         path = f"{API}/attachment/content/{attachment_id}"
         response = self.send("GET", path, stream=True)
         digest = hashlib.sha256()
         written = 0
-        with response, atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        with response:
             try:
                 for chunk in response.iter_content(_CHUNK):
                     written += len(chunk)
-                    if written > max(declared, max_bytes):
+                    if written > declared:
                         raise JiraResponseError(f"GET {path}: body larger than declared")
                     digest.update(chunk)
-                    handle.write(chunk)
+                    sink.write(chunk)
             except requests.RequestException as exc:
                 raise JiraResponseError(
                     f"GET {path}: truncated body after {written} of {declared} bytes"
                 ) from exc
-            if written != declared:
-                raise JiraResponseError(
-                    f"GET {path}: got {written} bytes, Jira declared {declared}"
-                )
-        return DownloadResult("downloaded", target, written, digest.hexdigest())
+        if written != declared:
+            raise JiraResponseError(f"GET {path}: got {written} bytes, Jira declared {declared}")
+        return digest.hexdigest()

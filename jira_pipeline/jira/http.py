@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,15 +27,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from jira_pipeline.config import check_jira_url
-from jira_pipeline.storage.auth_state import (
-    ROTATE_HINTS,
-    clear_auth_failure,
-    record_auth_failure,
-)
-from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.config import ROTATE_HINTS, check_jira_url
 
 log = logging.getLogger(__name__)
+# Told (credential, refused) on a 401 and on the first success after one: the caller
+# decides where that is recorded (the data root, for the receiver's health endpoint).
+AuthListener = Callable[[str, bool], None]
 DEFAULT_RATE_LIMIT_PER_S = 25.0
 RATE_LIMIT_ENV = "JIRA_RATE_LIMIT_PER_S"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -307,7 +305,7 @@ def build_session(
 class ApiClient:
     """Base of the Jira and JSM clients: builds URLs on one base, sends through the
     retrying session, turns failures into :class:`JiraError` with a message worth
-    reading, and keeps the 401 "rotate the token" state in the data root."""
+    reading, and tells ``on_auth`` when its credential is refused or accepted again."""
 
     credential = "api"  # which token a 401 blames: "api" or "sla" (see auth_state)
 
@@ -317,13 +315,13 @@ class ApiClient:
         email: str,
         api_token: str,
         *,
-        root: DataRoot | None = None,
+        on_auth: AuthListener | None = None,
         retry: RetryPolicy | None = None,
         rate_limit_per_s: float | None = None,
         timeout: float | tuple[float, float] = (5, 60),
     ) -> None:
         self.base_url = check_jira_url(base_url, "base URL")
-        self.root = root
+        self._on_auth = on_auth
         self.timeout = timeout
         self.meter = RequestMeter(site_budgets(self.base_url, rate_limit_per_s))
         self.session = build_session(self.base_url, (email, api_token), self.meter, retry)
@@ -418,14 +416,14 @@ class ApiClient:
 
     def _auth_failed(self) -> None:
         self._auth_known_good = False
-        if self.root is not None:
-            record_auth_failure(self.root, self.credential)
+        if self._on_auth is not None:
+            self._on_auth(self.credential, True)
 
     def _auth_succeeded(self) -> None:
         if not self._auth_known_good:
             self._auth_known_good = True
-            if self.root is not None:
-                clear_auth_failure(self.root, self.credential)
+            if self._on_auth is not None:
+                self._on_auth(self.credential, False)
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from jira_pipeline.config import Settings
+from jira_pipeline.core.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.jira.http import ApiClient, JiraError
-from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
-from jira_pipeline.storage.paths import DataRoot
 
 SLA_PAGE_SIZE = 50
 SLA_FIELD_TYPE = "com.atlassian.servicedesk:sd-sla-field"
@@ -34,7 +33,7 @@ class JsmSlaClient(ApiClient):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, root: DataRoot | None = None, **kwargs: Any
+        cls, settings: Settings, **kwargs: Any
     ) -> JsmSlaClient | None:
         """``None`` when no SLA account is configured: callers warn and carry on."""
         if not settings.sla_configured:
@@ -44,7 +43,6 @@ class JsmSlaClient(ApiClient):
             settings.cloud_id,
             settings.sla_email,
             settings.sla_api_token,
-            root=root,
             **kwargs,
         )
 

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.ingest.search import resolve_issue_ids
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.orchestration.jira_lookups import issue_fields
 from jira_pipeline.storage.inbox import PendingEvent
 from jira_pipeline.storage.paths import DataRoot

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.keys import require_issue_key
 
 
 def issue_fields(jira: JiraClient, key: str, fields: str) -> dict[str, Any] | None:

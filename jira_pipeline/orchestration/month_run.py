@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from jira_pipeline.core.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.ingest.attachments import AttachmentSummary, download_attachments
 from jira_pipeline.ingest.fetch import FetchSummary, fetch_issues
 from jira_pipeline.ingest.search import search_month_keys
 from jira_pipeline.ingest.sla_overlay import SlaSummary, overlay_sla
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.keys import is_valid_issue_key, require_issue_key
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.paths import DataRoot, check_month
 from jira_pipeline.storage.raw_store import (

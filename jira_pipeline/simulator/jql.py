@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from jira_pipeline.jira.keys import is_valid_issue_key
+from jira_pipeline.core.keys import is_valid_issue_key
 
 
 class JqlError(ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from jira_pipeline.jira.dates import format_jira_datetime
+from jira_pipeline.core.dates import format_jira_datetime
 from jira_pipeline.simulator import adf
 from jira_pipeline.simulator.catalog import (
     COMPONENTS,

@@ -1,5 +1,6 @@
 """Whether Jira last refused our token, and the latest configuration problem a run hit.
-The 401 state is written by the Jira client and cleared on the next success; the
+The 401 state is written through the Jira clients' ``on_auth`` callback
+(:func:`auth_recorder`) and cleared on the next success; the
 configuration problem (one line naming the setting to change) is written by the run that
 hit it and cleared by the next run whose Jira calls passed. The receiver's health endpoint
 reads both, so operators see what to fix without reading run logs. Holds no secret."""
@@ -7,18 +8,15 @@ reads both, so operators see what to fix without reading run logs. Holds no secr
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from jira_pipeline.config import ROTATE_HINTS
 from jira_pipeline.storage.atomic import atomic_write_bytes
 from jira_pipeline.storage.paths import DataRoot
-
-ROTATE_HINTS = {
-    "api": "Jira answered 401: rotate JIRA_API_TOKEN (or check JIRA_EMAIL)",
-    "sla": "JSM answered 401: rotate JIRA_SLA_API_TOKEN (or check JIRA_SLA_EMAIL)",
-}
 
 
 def _path(root: DataRoot, credential: str):
@@ -36,6 +34,19 @@ def record_auth_failure(root: DataRoot, credential: str = "api") -> None:
 def clear_auth_failure(root: DataRoot, credential: str = "api") -> None:
     """Forget a past refusal once ``credential`` works again (cheap when there is none)."""
     _path(root, credential).unlink(missing_ok=True)
+
+
+def auth_recorder(root: DataRoot) -> Callable[[str, bool], None]:
+    """The Jira clients' ``on_auth`` callback: record a refused credential in ``root``,
+    forget it once the credential is accepted again."""
+
+    def on_auth(credential: str, refused: bool) -> None:
+        if refused:
+            record_auth_failure(root, credential)
+        else:
+            clear_auth_failure(root, credential)
+
+    return on_auth
 
 
 def read_auth_state(root: DataRoot) -> dict[str, Any]:

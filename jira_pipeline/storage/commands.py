@@ -12,7 +12,7 @@ import orjson
 
 from jira_pipeline.cli_args import positive_int
 from jira_pipeline.config import load_settings
-from jira_pipeline.jira.keys import is_valid_issue_key
+from jira_pipeline.core.keys import is_valid_issue_key
 from jira_pipeline.storage.paths import DataRoot
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key
+from jira_pipeline.core.keys import is_valid_issue_id, is_valid_issue_key
 from jira_pipeline.storage.atomic import fsync_dir
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.safe_paths import safe_join_under

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from filelock import FileLock
 
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.storage.paths import DataRoot, check_month
 
 

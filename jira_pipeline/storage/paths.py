@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.storage.safe_paths import safe_join_under
 
 ISSUE_SUFFIX = ".json.zst"

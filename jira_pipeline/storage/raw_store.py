@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from jira_pipeline.jira.dates import parse_jira_datetime
-from jira_pipeline.jira.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
+from jira_pipeline.core.dates import parse_jira_datetime
+from jira_pipeline.core.keys import is_valid_issue_id, is_valid_issue_key, require_issue_key
 from jira_pipeline.storage.atomic import atomic_write_bytes, atomic_write_json
 from jira_pipeline.storage.locks import issue_lock
 from jira_pipeline.storage.paths import (

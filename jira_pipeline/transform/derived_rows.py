@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from jira_pipeline.jira.dates import parse_jira_datetime
+from jira_pipeline.core.dates import parse_jira_datetime
 from jira_pipeline.transform.field_map import sla_outcome, sla_values
 
 TO_DO, IN_PROGRESS, DONE = "To Do", "In Progress", "Done"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.storage.paths import LEGACY_ISSUE_SUFFIX, DataRoot, issue_file_parts
 from jira_pipeline.storage.raw_format import (
     CREATED_FIRST,

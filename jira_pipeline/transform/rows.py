@@ -17,8 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from jira_pipeline.core.dates import month_of
 from jira_pipeline.jira.adf import adf_to_text
-from jira_pipeline.jira.dates import month_of
 from jira_pipeline.transform import values as v
 from jira_pipeline.transform.derived_rows import add_derived_rows
 from jira_pipeline.transform.field_map import (

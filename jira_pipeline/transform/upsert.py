@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jira_pipeline.jira.keys import require_issue_key
+from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import FIELD_LIST_FILE, load_field_list
 from jira_pipeline.transform.dist import sync_dist

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from jira_pipeline.jira.dates import parse_jira_datetime
+from jira_pipeline.core.dates import parse_jira_datetime
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TIMESTAMP = pa.timestamp("us", tz="UTC")

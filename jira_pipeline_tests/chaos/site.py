@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from jira_pipeline.config import load_settings
+from jira_pipeline.core.dates import parse_jira_datetime
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.dates import parse_jira_datetime
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.simulator import Mutation, SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer
 from jira_pipeline.storage import DataRoot
+from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline_tests.chaos.snapshots import table_rows
 from jira_pipeline_tests.fixtures.mirror import SCOPE
 
@@ -33,7 +34,7 @@ def site_env(server: SimulatorServer, root: DataRoot) -> dict[str, str]:
 
 def clients(env: dict[str, str], root: DataRoot) -> tuple[JiraClient, JsmSlaClient | None]:
     settings = load_settings(env)
-    return JiraClient.from_settings(settings, root), JsmSlaClient.from_settings(settings, root)
+    return JiraClient.from_settings(settings, on_auth=auth_recorder(root)), JsmSlaClient.from_settings(settings, on_auth=auth_recorder(root))
 
 
 def mutation_keys(site: SimulatedJira, mutations: Iterable[Mutation]) -> set[str]:
