@@ -24,10 +24,10 @@ import requests
 
 from jira_pipeline.config import load_settings
 from jira_pipeline.ingest.backfill import BackfillSummary, backfill
-from jira_pipeline.ingest.poll import poll_candidates, poll_sla
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.simulator import Faults, SimulatedJira, SimulatorServer
+from jira_pipeline.maintenance.sla_poll import poll_candidates, poll_sla
+from jira_pipeline.sandbox.simulator import Faults, SimulatedJira, SimulatorServer
 from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import iter_issue_keys, load_issue

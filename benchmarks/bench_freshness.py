@@ -31,9 +31,9 @@ import requests
 from dagster import DagsterInstance
 from dagster._core.scheduler.instigation import InstigatorType
 
-from jira_pipeline.demo import demo_months
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.demo import demo_months
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, settled, wait_for
 from jira_pipeline_tests.fixtures.mirror import SCOPE, mirror

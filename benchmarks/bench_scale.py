@@ -36,10 +36,10 @@ import orjson
 
 from benchmarks.bench_freshness import single_events
 from benchmarks.bench_transform import best, cpu_seconds, timed_rebuild
-from jira_pipeline.analytics.demo_data import simulated_record
-from jira_pipeline.demo import demo_months
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.demo import demo_months
+from jira_pipeline.sandbox.demo_data import simulated_record
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_format import encode_record, record_json
 from jira_pipeline.storage.raw_store import load_issue, save_field_list, save_issue

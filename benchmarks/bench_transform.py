@@ -29,9 +29,9 @@ from pathlib import Path
 
 import orjson
 
-from jira_pipeline.analytics.demo_data import write_simulated_raw_store
 from jira_pipeline.compiled import compiled_modules, stale_modules
-from jira_pipeline.simulator.data import SimulatedJira
+from jira_pipeline.sandbox.demo_data import write_simulated_raw_store
+from jira_pipeline.sandbox.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.raw_format import record_json
 from jira_pipeline.storage.raw_store import (

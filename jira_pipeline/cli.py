@@ -12,13 +12,14 @@ from collections.abc import Sequence
 # where ``func(args) -> int`` is the exit code.
 COMMAND_MODULES: tuple[str, ...] = (
     "webhook_receiver.commands",
-    "jira_pipeline.simulator.commands",
+    "jira_pipeline.sandbox.simulator.commands",
     "jira_pipeline.ingest.commands",
     "jira_pipeline.transform.commands",
     "jira_pipeline.storage.commands",
+    "jira_pipeline.maintenance.commands",
     "jira_pipeline.analytics.report",
     "jira_pipeline.doctor.commands",
-    "jira_pipeline.demo",
+    "jira_pipeline.sandbox.demo",
 )
 
 

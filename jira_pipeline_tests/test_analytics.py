@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from jira_pipeline.analytics.database import load_calendar, write_database
-from jira_pipeline.analytics.guide import GUIDE, QUESTIONS, build_demo, render
+from jira_pipeline.sandbox.analyst_guide import GUIDE, QUESTIONS, build_demo, render
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.transform.dist import sync_dist
 from jira_pipeline.transform.schemas import SPECS, TABLES
@@ -27,7 +27,7 @@ def test_the_guide_is_what_its_sql_gives_on_the_demo_data(demo):
     _, db_path = demo
     assert len(QUESTIONS) >= 12
     assert GUIDE.read_text() == render(db_path), (
-        "docs/analyst_guide.md is stale: run python -m jira_pipeline.analytics.guide")
+        "docs/analyst_guide.md is stale: run python -m jira_pipeline.sandbox.analyst_guide")
 
 
 def test_database_has_a_commented_view_per_table_and_working_macros(demo):

@@ -11,8 +11,8 @@ from dagster import DagsterInstance, materialize
 from jira_pipeline.core.dates import month_of
 from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.defs.jobs import month_run_config
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.mirror import resources_for
 

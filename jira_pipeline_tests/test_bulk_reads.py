@@ -17,12 +17,12 @@ from jira_pipeline.core.dates import month_of
 from jira_pipeline.ingest.attachments import attachments_complete
 from jira_pipeline.ingest.bulk import READ_WORKERS
 from jira_pipeline.ingest.fetch import refresh_issues
-from jira_pipeline.ingest.poll import poll_candidates, poll_sla
 from jira_pipeline.ingest.sla_overlay import overlay_sla
 from jira_pipeline.jira.client import RetryPolicy
+from jira_pipeline.maintenance.sla_poll import poll_candidates, poll_sla
 from jira_pipeline.orchestration.month_run import fetch_month_issues, overlay_month_sla
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import Faults
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import Faults
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.raw_store import (
     iter_issue_keys,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline_tests.chaos.report import ChaosReport, ChaosRow

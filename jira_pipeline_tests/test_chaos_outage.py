@@ -28,8 +28,8 @@ from flask.testing import FlaskClient
 from jira_pipeline.defs import sensors
 from jira_pipeline.jira import http
 from jira_pipeline.jira.signature import sign_body
-from jira_pipeline.simulator import Mutation, SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import Mutation, SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline_tests.chaos.dagster_flow import SensorDriver

@@ -15,8 +15,8 @@ from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer, SiteSetup
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer, SiteSetup
 from jira_pipeline.storage.auth_state import read_config_problem
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.mirror import resources_for

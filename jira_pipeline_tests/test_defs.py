@@ -12,7 +12,7 @@ from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from jira_pipeline.definitions import defs
 from jira_pipeline.defs.partitions import START_MONTH
-from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
+from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
 from jira_pipeline.storage.paths import check_month
 from jira_pipeline.transform.schemas import SOURCE_TABLES, TABLES
 

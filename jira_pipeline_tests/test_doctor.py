@@ -18,9 +18,9 @@ from jira_pipeline.config import load_settings
 from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
 from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
 from jira_pipeline.doctor.settings_checks import describe_secret, load_with_sources
-from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer, SiteSetup, _find_route
+from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer, SiteSetup, _find_route
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, wait_for

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jira_pipeline.demo import demo_months
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
-from jira_pipeline.simulator.webhooks import send_webhooks
+from jira_pipeline.sandbox.demo import demo_months
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator.webhooks import send_webhooks
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.transform.schemas import TABLES

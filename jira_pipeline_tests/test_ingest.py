@@ -22,14 +22,14 @@ from jira_pipeline.ingest import (
     fetch_issues,
     month_jql,
     overlay_sla,
-    poll_sla,
     refresh_issues,
     resolve_issue_ids,
     search_keys,
     search_month_keys,
 )
 from jira_pipeline.jira.http import JiraAuthError
-from jira_pipeline.simulator import Faults, SimulatedJira
+from jira_pipeline.maintenance.sla_poll import poll_sla
+from jira_pipeline.sandbox.simulator import Faults, SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.auth_state import read_auth_state
 from jira_pipeline.storage.raw_format import record_json

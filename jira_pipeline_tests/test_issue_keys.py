@@ -14,8 +14,8 @@ from jira_pipeline.defs.assets import month_assets
 from jira_pipeline.defs.jobs import jira_deletion_sweep_job, jira_reconcile_job
 from jira_pipeline.defs.sensors import jira_webhook_sensor
 from jira_pipeline.ingest import backfill
-from jira_pipeline.simulator import Faults, SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import Faults, SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import load_issue
 from jira_pipeline_tests.fixtures.ingest import clients_for

@@ -20,7 +20,7 @@ from jira_pipeline.jira.client import (
     RetryPolicy,
 )
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.simulator import DEFAULT_TOKEN, Faults, SimulatedJira, SimulatorServer
+from jira_pipeline.sandbox.simulator import DEFAULT_TOKEN, Faults, SimulatedJira, SimulatorServer
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.auth_state import auth_recorder, read_auth_state
 from jira_pipeline.storage.raw_store import sanitize_file_name

@@ -16,8 +16,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from jira_pipeline.core.dates import month_of
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline_tests.chaos.dagster_flow import SensorDriver
 from jira_pipeline_tests.chaos.site import (

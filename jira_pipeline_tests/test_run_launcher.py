@@ -16,8 +16,8 @@ from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget
 
-from jira_pipeline.defs.run_launcher import PID_TAG, WarmRunLauncher, runs_in_this_interpreter
-from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT
+from jira_pipeline.instance.run_launcher import PID_TAG, WarmRunLauncher, runs_in_this_interpreter
+from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT
 from jira_pipeline_tests.fixtures import launcher_jobs
 from jira_pipeline_tests.fixtures.dagster_daemon import wait_for
 

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from jira_pipeline.defs.jobs import jira_deletion_sweep_job, jira_reconcile_job, jira_sla_poll_job
-from jira_pipeline.orchestration.reconcile import read_watermark, reconcile_jql, write_watermark
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.maintenance.reconcile import read_watermark, reconcile_jql, write_watermark
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import is_tombstone, load_issue
 from jira_pipeline_tests.fixtures.mirror import mirror, resources_for

@@ -21,8 +21,8 @@ from jira_pipeline.orchestration.event_ledger import (
     BURST_QUIET_SECONDS,
     retry_delay,
 )
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline_tests.fixtures.inbox import queue_event
 

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from jira_pipeline.core.dates import month_of, parse_jira_datetime
-from jira_pipeline.simulator import JqlError, SimulatedJira
-from jira_pipeline.simulator.jql import parse_jql
+from jira_pipeline.sandbox.simulator import JqlError, SimulatedJira
+from jira_pipeline.sandbox.simulator.jql import parse_jql
 from jira_pipeline_tests.fixtures.simulator import live_keys
 
 EXPAND = {"renderedFields", "changelog"}

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from jira_pipeline.simulator import (
+from jira_pipeline.sandbox.simulator import (
     DEFAULT_EMAIL,
     DEFAULT_SLA_EMAIL,
     DEFAULT_SLA_TOKEN,
@@ -17,7 +17,7 @@ from jira_pipeline.simulator import (
     SimulatedJira,
     SimulatorServer,
 )
-from jira_pipeline.simulator.server import SiteSetup
+from jira_pipeline.sandbox.simulator.server import SiteSetup
 from jira_pipeline_tests.fixtures import jira_shapes
 from jira_pipeline_tests.fixtures.key_structure import key_structure, structure_differences
 from jira_pipeline_tests.fixtures.simulator import live_keys
@@ -153,7 +153,7 @@ def test_search_pages_return_every_match_exactly_once(
 def _expected_keys(jira: SimulatedJira, jql: str) -> set[str]:
     """The matching keys computed independently of the search code, from issue JSON."""
     from jira_pipeline.core.dates import parse_jira_datetime
-    from jira_pipeline.simulator.jql import parse_jql
+    from jira_pipeline.sandbox.simulator.jql import parse_jql
 
     query = parse_jql(jql)
     found = set()

@@ -7,7 +7,12 @@ import hashlib
 
 import requests
 
-from jira_pipeline.simulator import DEFAULT_EMAIL, DEFAULT_TOKEN, SimulatedJira, SimulatorServer
+from jira_pipeline.sandbox.simulator import (
+    DEFAULT_EMAIL,
+    DEFAULT_TOKEN,
+    SimulatedJira,
+    SimulatorServer,
+)
 
 ISSUES = 700  # more than the 512 generated states kept: the cache must evict
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from jira_pipeline.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator import SimulatedJira
 from jira_pipeline_tests.fixtures.common import load_shared_sample, requires_shared
 from jira_pipeline_tests.fixtures.key_structure import key_structure, structure_differences
 from jira_pipeline_tests.fixtures.simulator import live_keys

@@ -19,8 +19,8 @@ import requests
 
 from jira_pipeline import cli
 from jira_pipeline.jira.signature import sign_body
-from jira_pipeline.simulator import DEFAULT_EMAIL, DEFAULT_TOKEN, SimulatedJira
-from jira_pipeline.simulator.webhooks import send_webhooks
+from jira_pipeline.sandbox.simulator import DEFAULT_EMAIL, DEFAULT_TOKEN, SimulatedJira
+from jira_pipeline.sandbox.simulator.webhooks import send_webhooks
 from jira_pipeline_tests.fixtures import jira_shapes
 from jira_pipeline_tests.fixtures.key_structure import key_structure, structure_differences
 

@@ -15,9 +15,9 @@ from jira_pipeline.cli import main
 from jira_pipeline.config import load_settings
 from jira_pipeline.defs.jobs import jira_webhook_retention_job
 from jira_pipeline.defs.resources import resources_from_settings
+from jira_pipeline.maintenance.webhook_retention import prune_webhook_copies
 from jira_pipeline.storage.inbox import archive_pending, list_pending
 from jira_pipeline.storage.paths import DataRoot
-from jira_pipeline.storage.webhook_retention import prune_webhook_copies
 from jira_pipeline_tests.fixtures.receiver import all_files
 from webhook_receiver.payload import parse_delivery
 from webhook_receiver.store import DeliveryStore

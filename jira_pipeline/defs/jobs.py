@@ -29,12 +29,12 @@ from jira_pipeline.defs.resources import (
     JsmSlaResource,
     open_jira_clients,
 )
-from jira_pipeline.ingest.poll import poll_sla
-from jira_pipeline.orchestration.deletion_sweep import sweep_deletions
+from jira_pipeline.maintenance.deletion_sweep import sweep_deletions
+from jira_pipeline.maintenance.reconcile import reconcile
+from jira_pipeline.maintenance.sla_poll import poll_sla
+from jira_pipeline.maintenance.webhook_retention import prune_webhook_copies
 from jira_pipeline.orchestration.month_run import describe_failures
-from jira_pipeline.orchestration.reconcile import reconcile
 from jira_pipeline.orchestration.table_writes import TablesReport, upsert_changed
-from jira_pipeline.storage.webhook_retention import prune_webhook_copies
 from jira_pipeline.transform.schemas import TABLES
 
 MONTH_JOB_ASSETS = AssetSelection.groups("jira_raw", "jira_tables")

@@ -10,7 +10,6 @@ from jira_pipeline.ingest.fetch import (
     refresh_issue,
     refresh_issues,
 )
-from jira_pipeline.ingest.poll import PollSummary, poll_sla
 from jira_pipeline.ingest.search import (
     month_jql,
     resolve_issue_ids,
@@ -23,7 +22,6 @@ __all__ = [
     "AttachmentSummary",
     "BackfillSummary",
     "FetchSummary",
-    "PollSummary",
     "RefreshSummary",
     "SlaSummary",
     "backfill",
@@ -31,7 +29,6 @@ __all__ = [
     "fetch_issues",
     "month_jql",
     "overlay_sla",
-    "poll_sla",
     "refresh_issue",
     "refresh_issues",
     "resolve_issue_ids",

@@ -5,16 +5,11 @@ and 2 when the run could not start (configuration, or a 401: rotate the token)."
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-from collections.abc import Callable
 
-from jira_pipeline.cli_args import positive_int
+from jira_pipeline.cli_args import positive_int, run_command
 from jira_pipeline.config import load_settings
 from jira_pipeline.ingest.backfill import backfill
-from jira_pipeline.ingest.poll import poll_sla
 from jira_pipeline.jira.client import JiraClient
-from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline.storage.paths import DataRoot, check_month
@@ -38,24 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_backfill)
 
-    parser = subparsers.add_parser(
-        "poll-sla", help="refresh SLA data of open issues; heal issues Jira resolved"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="read Jira, write nothing")
-    parser.add_argument("--verbose", action="store_true", help="one line per issue")
-    parser.add_argument("--parallel", type=positive_int, default=8, help="issues in flight")
-    parser.set_defaults(func=run_poll_sla)
-
-
-def _run(body: Callable[[], bool]) -> int:
-    """Exit code of one command: 0 all good, 1 some issues failed, 2 could not run."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return 0 if body() else 1
-    except (JiraError, ValueError) as exc:  # JiraAuthError's message says which token
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
 
 def run_backfill(args: argparse.Namespace) -> int:
     def body() -> bool:
@@ -75,22 +52,4 @@ def run_backfill(args: argparse.Namespace) -> int:
         print("\n".join(summary.lines()))
         return summary.ok
 
-    return _run(body)
-
-
-def run_poll_sla(args: argparse.Namespace) -> int:
-    def body() -> bool:
-        settings = load_settings()
-        root = DataRoot(settings.data_root)
-        summary = poll_sla(
-            JiraClient.from_settings(settings, on_auth=auth_recorder(root)),
-            JsmSlaClient.from_settings(settings, on_auth=auth_recorder(root)),
-            root,
-            dry_run=args.dry_run,
-            parallel=args.parallel,
-            progress=True,
-        )
-        print("\n".join(summary.lines(verbose=args.verbose)))
-        return summary.ok
-
-    return _run(body)
+    return run_command(body)

@@ -1,7 +1,5 @@
-"""The storage commands: ``jira-pipeline prune-webhooks`` (retention of the receiver's
-delivery copies, by hand or from cron; the Dagster schedule ``jira_webhook_retention`` runs
-the same function daily) and ``jira-pipeline raw show KEY`` / ``raw migrate`` (the raw
-store's records are compressed, so this is how a person reads one)."""
+"""``jira-pipeline raw show KEY`` and ``jira-pipeline raw migrate``: the raw store's records
+are compressed, so this is how a person reads one."""
 
 from __future__ import annotations
 
@@ -10,25 +8,12 @@ import sys
 
 import orjson
 
-from jira_pipeline.cli_args import positive_int
 from jira_pipeline.config import load_settings
 from jira_pipeline.core.keys import is_valid_issue_key
 from jira_pipeline.storage.paths import DataRoot
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    prune = subparsers.add_parser(
-        "prune-webhooks", help="remove old audit copies, archived events and dedup markers",
-        description="Remove the receiver's copies of signed deliveries (audit copies, archived "
-                    "inbox events, dedup markers) older than N days; events still pending in "
-                    "the inbox are kept under every name.",
-    )
-    prune.add_argument(
-        "--older-than-days", type=positive_int, default=None, metavar="N",
-        help="retention in days (default: JIRA_WEBHOOK_RETENTION_DAYS, else 30)",
-    )
-    prune.set_defaults(func=run_prune_webhooks)
-
     raw = subparsers.add_parser(
         "raw", help="read the raw issue store",
         description="The raw store keeps one zstd-compressed JSON record per issue in "
@@ -43,16 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "migrate", help="rewrite records of the earlier layout (issues/KEY.json) in the current one",
     )
     migrate.set_defaults(func=run_migrate)
-
-
-def run_prune_webhooks(args: argparse.Namespace) -> int:
-    from jira_pipeline.storage.webhook_retention import prune_webhook_copies
-
-    settings = load_settings()
-    days = settings.webhook_retention_days if args.older_than_days is None else args.older_than_days
-    summary = prune_webhook_copies(DataRoot(settings.data_root), days)
-    print(f"{settings.data_root}: {summary.line()} (older than {days} days)")
-    return 1 if summary.skipped else 0
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -11,8 +11,8 @@ from jira_pipeline.config import load_settings
 from jira_pipeline.core.dates import parse_jira_datetime
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.simulator import Mutation, SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator import Mutation, SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.auth_state import auth_recorder
 from jira_pipeline_tests.chaos.snapshots import table_rows

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jira_pipeline.ingest import backfill, poll_sla, refresh_issues
+from jira_pipeline.ingest import backfill, refresh_issues
+from jira_pipeline.maintenance.sla_poll import poll_sla
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline_tests.chaos.site import clients

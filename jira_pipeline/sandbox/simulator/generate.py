@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from jira_pipeline.simulator import adf
-from jira_pipeline.simulator.catalog import (
+from jira_pipeline.sandbox.simulator import adf
+from jira_pipeline.sandbox.simulator.catalog import (
     AGENTS,
     COMPONENTS,
     CUSTOMERS,

@@ -68,15 +68,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from jira_pipeline.simulator.data import SimulatedJira
-from jira_pipeline.simulator.defaults import (
+from jira_pipeline.sandbox.simulator.data import SimulatedJira
+from jira_pipeline.sandbox.simulator.defaults import (
     DEFAULT_CLOUD_ID,
     DEFAULT_EMAIL,
     DEFAULT_SLA_EMAIL,
     DEFAULT_SLA_TOKEN,
     DEFAULT_TOKEN,
 )
-from jira_pipeline.simulator.jql import JqlError
+from jira_pipeline.sandbox.simulator.jql import JqlError
 
 NOT_FOUND_MESSAGE = "Issue does not exist or you do not have permission to see it."
 SEARCH_GONE_MESSAGE = (

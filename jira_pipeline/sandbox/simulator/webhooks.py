@@ -17,8 +17,8 @@ import orjson
 import requests
 
 from jira_pipeline.jira.signature import sign_body
-from jira_pipeline.simulator.data import Mutation, SimulatedJira
-from jira_pipeline.simulator.defaults import DEFAULT_EMAIL, DEFAULT_TOKEN
+from jira_pipeline.sandbox.simulator.data import Mutation, SimulatedJira
+from jira_pipeline.sandbox.simulator.defaults import DEFAULT_EMAIL, DEFAULT_TOKEN
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from jira_pipeline.orchestration.processes import (
+from jira_pipeline.sandbox.processes import (
     COMMITTED_DAGSTER_YAML,
     PROJECT_ROOT,
     WORKSPACE_YAML,
@@ -32,9 +32,9 @@ from jira_pipeline.orchestration.processes import (
     venv_script,
     wait_http_ok,
 )
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer
-from jira_pipeline.simulator.webhooks import send_webhooks
+from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator.server import SimulatorServer
+from jira_pipeline.sandbox.simulator.webhooks import send_webhooks
 
 UI_HOST, UI_PORT = "127.0.0.1", 3000
 BACKFILL_MUTATION = """

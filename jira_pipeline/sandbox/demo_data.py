@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from jira_pipeline.simulator.data import SimulatedJira
+from jira_pipeline.sandbox.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.storage.raw_format import encode_record
 from jira_pipeline.storage.raw_store import save_field_list

@@ -1,5 +1,5 @@
 """docs/analyst_guide.md: service-desk questions, their SQL, and the result each gives on
-the demo data. The document is generated here (``python -m jira_pipeline.analytics.guide``)
+the demo data. The document is generated here (``python -m jira_pipeline.sandbox.analyst_guide``)
 and a test regenerates it and compares, so its numbers cannot drift from the SQL."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 
 from jira_pipeline.analytics.database import write_database
-from jira_pipeline.analytics.demo_data import write_simulated_raw_store
-from jira_pipeline.simulator.data import SimulatedJira
+from jira_pipeline.sandbox.demo_data import write_simulated_raw_store
+from jira_pipeline.sandbox.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
 from jira_pipeline.transform.rebuild import rebuild_all
 
@@ -109,7 +109,7 @@ per table (with table and column comments: `SELECT * FROM duckdb_columns()`), an
 The derived tables `status_intervals` and `issue_metrics` are described in
 [jira_schema.md](jira_schema.md#derived-tables). Results below are computed on the demo data
 (simulator seed 0, 400 issues over 12 months from 2025-01, fetched 2026-01-01) by
-`python -m jira_pipeline.analytics.guide`; a test regenerates this file and compares.
+`python -m jira_pipeline.sandbox.analyst_guide`; a test regenerates this file and compares.
 Charts: `jira-pipeline report --out DIR`.
 
 ![Weekly created vs resolved](img/created_vs_resolved.png)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from jira_pipeline.core.dates import format_jira_datetime
-from jira_pipeline.simulator import adf
-from jira_pipeline.simulator.catalog import (
+from jira_pipeline.sandbox.simulator import adf
+from jira_pipeline.sandbox.simulator.catalog import (
     COMPONENTS,
     FIELD_BY_ID,
     ISSUE_FIELDS,
@@ -25,7 +25,7 @@ from jira_pipeline.simulator.catalog import (
     USERS,
     Project,
 )
-from jira_pipeline.simulator.generate import INLINE_CHANGELOG_CAP, Brief, moment, to_ms
+from jira_pipeline.sandbox.simulator.generate import INLINE_CHANGELOG_CAP, Brief, moment, to_ms
 
 ISSUE_EXPAND = (
     "renderedFields,names,schema,operations,editmeta,changelog,"

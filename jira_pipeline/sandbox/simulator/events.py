@@ -4,8 +4,8 @@ issue-link events, the whole issue kept in ``jira:issue_deleted``."""
 
 from __future__ import annotations
 
-from jira_pipeline.simulator import adf
-from jira_pipeline.simulator.catalog import LINK_TYPES
+from jira_pipeline.sandbox.simulator import adf
+from jira_pipeline.sandbox.simulator.catalog import LINK_TYPES
 
 _COMMENT_ISSUE_FIELDS = ("summary", "issuetype", "project", "assignee", "priority", "status")
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from jira_pipeline.simulator import adf, events
-from jira_pipeline.simulator.catalog import (
+from jira_pipeline.sandbox.simulator import adf, events
+from jira_pipeline.sandbox.simulator.catalog import (
     AGENTS,
     FIELD_BY_ID,
     FIELDS,
@@ -30,7 +30,7 @@ from jira_pipeline.simulator.catalog import (
     USERS,
     make_project,
 )
-from jira_pipeline.simulator.generate import (
+from jira_pipeline.sandbox.simulator.generate import (
     ATTACHMENT_ID_BASE,
     BULK_CHANGELOG_CAP,
     INLINE_CHANGELOG_CAP,
@@ -45,8 +45,8 @@ from jira_pipeline.simulator.generate import (
     remote_link_item,
     to_ms,
 )
-from jira_pipeline.simulator.jql import JqlError, Query, parse_jql
-from jira_pipeline.simulator.render import IssueRenderer
+from jira_pipeline.sandbox.simulator.jql import JqlError, Query, parse_jql
+from jira_pipeline.sandbox.simulator.render import IssueRenderer
 
 SLA_FIELD_IDS = frozenset(f.id for f in ISSUE_FIELDS if f.kind == "sla")
 BULK_ISSUES_MAX = 100  # POST issue/bulkfetch: issueIdsOrKeys per request

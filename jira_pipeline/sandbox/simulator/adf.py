@@ -8,7 +8,7 @@ import html
 import random
 import uuid
 
-from jira_pipeline.simulator.catalog import USERS
+from jira_pipeline.sandbox.simulator.catalog import USERS
 
 _SENTENCES = (
     "The customer cannot log in since this morning.",

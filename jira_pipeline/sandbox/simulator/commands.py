@@ -9,16 +9,16 @@ import signal
 import sys
 import threading
 
-from jira_pipeline.simulator.data import SimulatedJira
-from jira_pipeline.simulator.defaults import (
+from jira_pipeline.sandbox.simulator.data import SimulatedJira
+from jira_pipeline.sandbox.simulator.defaults import (
     DEFAULT_CLOUD_ID,
     DEFAULT_EMAIL,
     DEFAULT_SLA_EMAIL,
     DEFAULT_SLA_TOKEN,
     DEFAULT_TOKEN,
 )
-from jira_pipeline.simulator.server import Faults, SimulatorServer
-from jira_pipeline.simulator.webhooks import send_webhooks
+from jira_pipeline.sandbox.simulator.server import Faults, SimulatorServer
+from jira_pipeline.sandbox.simulator.webhooks import send_webhooks
 
 
 def _fraction(value: str) -> float:

@@ -1,0 +1,2 @@
+"""Dagster instance plugins, named by ``dagster.yaml`` (not by the code location): the run
+launcher."""
