@@ -85,9 +85,11 @@ def test_healthy_site_is_all_ok(site, tmp_path, monkeypatch, capsys):
          ["401", "JIRA_API_TOKEN"], EXIT_FAIL),
         (SiteSetup(), {"JIRA_WEBHOOK_SECRET": " x7Q2p "}, "webhook secret",
          ["5 chars", "shorter than 16", "503", "JIRA_WEBHOOK_SECRET"], EXIT_FAIL),
+        (SiteSetup(), {"JIRA_WEBHOOK_SECRET": f" {TEST_SECRET}\n"}, "webhook secret",
+         ["whitespace", "stripped", "JIRA_WEBHOOK_SECRET"], EXIT_WARN),
     ],
     ids=["unbrowsable-project", "sla-without-agent-role", "wrong-cloud-id", "time-zone",
-         "rejected-jql", "revoked-token", "secret-too-short"],
+         "rejected-jql", "revoked-token", "secret-too-short", "secret-whitespace"],
 )
 def test_each_misconfiguration_is_named_in_its_line(
     site, tmp_path, monkeypatch, capsys, setup, env, check, words, code

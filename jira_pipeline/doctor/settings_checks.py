@@ -87,7 +87,8 @@ def check_sla_settings(settings: Settings, sources: SettingSources) -> Check:
 
 def check_webhook_secret(settings: Settings, sources: SettingSources) -> Check:
     """The receiver refuses every delivery without a secret or with a short (guessable)
-    one; whitespace around it (a copy-paste) is stripped when the settings are read."""
+    one. Whitespace around it (a copy-paste) is stripped when the settings are read, so it
+    is a warning: Jira's side must be the stripped value."""
     secret = settings.webhook_secret
     described = describe_secret("JIRA_WEBHOOK_SECRET", secret, sources)
     if not secret:
@@ -102,5 +103,12 @@ def check_webhook_secret(settings: Settings, sources: SettingSources) -> Check:
             f"{described}: shorter than {MIN_SECRET_LENGTH} chars, the receiver "
             "answers 503 to every delivery; set a longer "
             "JIRA_WEBHOOK_SECRET (e.g. `openssl rand -hex 32`) here and in Jira's webhook",
+        )
+    if os.environ.get("JIRA_WEBHOOK_SECRET", secret) != secret:
+        return warn(
+            "webhook secret",
+            f"{described} after stripping surrounding whitespace: the services use the "
+            "stripped value; remove the whitespace from JIRA_WEBHOOK_SECRET and make sure "
+            "Jira's webhook secret has none",
         )
     return ok("webhook secret", described)
