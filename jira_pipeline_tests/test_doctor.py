@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -16,7 +18,7 @@ from dotenv import load_dotenv
 from jira_pipeline.cli import main
 from jira_pipeline.config import load_settings
 from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
-from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
+from jira_pipeline.doctor.dagster_checks import TEMP_DIRS, check_daemon, check_dagster_home
 from jira_pipeline.doctor.settings_checks import describe_secret, load_with_sources
 from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.sandbox.simulator import SimulatedJira
@@ -131,13 +133,25 @@ def test_dagster_home_and_daemon_failures_are_named(tmp_path):
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
+def durable_parent() -> Path:
+    """A folder doctor accepts as durable: the checkout's .dagster_home, or, when the
+    checkout itself sits in a temporary directory (a CI clone in /tmp), the user's cache."""
+    inside = COMMITTED_DAGSTER_YAML.parent.resolve()
+    temp_roots = [Path(tempfile.gettempdir()).resolve(), *map(Path, TEMP_DIRS)]
+    if not any(inside.is_relative_to(t) for t in temp_roots):
+        return inside
+    cache = Path.home() / ".cache" / "jira-pipeline-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
 def test_healthy_deployment_with_daemon_is_all_ok_into_parquet(site, tmp_path, monkeypatch,
                                                                 capsys):
     """The whole first contact: simulator, receiver under gunicorn, a real dagster-daemon
     on a durable (non-temporary) DAGSTER_HOME; the signed test delivery goes through the
     sensor's run into Parquet."""
     root = DataRoot(tmp_path / "data")
-    home = COMMITTED_DAGSTER_YAML.parent / f"test-doctor-{uuid.uuid4().hex[:8]}"
+    home = durable_parent() / f"test-doctor-{uuid.uuid4().hex[:8]}"
     try:
         with SimulatorServer(site) as server, running_receiver(root) as receiver:
             env = {**server.env(), "JIRA_DATA_ROOT": str(root.root), "JIRA_START_MONTH": "2024-01"}
