@@ -169,6 +169,3 @@ def jira_month(
             f"were written:\n{describe_failures(scope.failed)}",
             metadata={"failed_issues": len(scope.failed)},
         )
-
-
-month_assets = [jira_month]

@@ -43,5 +43,3 @@ jira_webhook_retention = ScheduleDefinition(
     description="Daily: remove audit copies, archived events and dedup markers older than "
     "JIRA_WEBHOOK_RETENTION_DAYS; they hold replayable signed bodies.",
 )
-
-schedules = [jira_sla_poll, jira_reconcile, jira_deletion_sweep, jira_webhook_retention]
