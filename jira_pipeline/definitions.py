@@ -1,27 +1,47 @@
-"""The code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here."""
+"""The code location, in the ``dg`` project layout: every Dagster object lives in a module
+under ``jira_pipeline/defs/`` and is found there by autoloading (``dg.load_from_defs_folder``);
+nothing is listed here, not even the resources and the executor (``defs/deployment.py``).
+``dagster api grpc -m jira_pipeline.definitions``, ``workspace.yaml`` and ``dg check defs``
+load the lazy ``defs`` below; code that wants the objects calls ``defs()``.
+
+``load_from_defs_folder`` reads the project's ``[tool.dg]`` table in ``pyproject.toml``,
+found in a checkout and in an editable install. A non-editable install (``pip install .``:
+the image, a wheel) has no ``pyproject.toml`` above its site-packages; there the same
+component tree is built from the installed ``jira_pipeline.defs`` package directly."""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+import importlib
+import tomllib
+import warnings
+from pathlib import Path
 
-from jira_pipeline.defs.assets import month_assets
-from jira_pipeline.defs.jobs import (
-    jira_deletion_sweep_job,
-    jira_month_job,
-    jira_reconcile_job,
-    jira_sla_poll_job,
-    jira_webhook_retention_job,
-)
-from jira_pipeline.defs.resources import resources_from_env
-from jira_pipeline.defs.schedules import schedules
-from jira_pipeline.defs.sensors import jira_webhook_sensor
+import dagster as dg
 
-defs = Definitions(
-    assets=month_assets,
-    jobs=[jira_month_job, jira_sla_poll_job, jira_reconcile_job, jira_deletion_sweep_job,
-          jira_webhook_retention_job],
-    schedules=schedules,
-    sensors=[jira_webhook_sensor],
-    resources=resources_from_env(),
-    executor=in_process_executor,  # also for runs launched from the asset graph
-)
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT_MODULE = PACKAGE_DIR.name
+
+
+def checkout_root() -> Path | None:
+    """The folder holding this package and a ``pyproject.toml`` that declares it the
+    ``dg`` project's root module; ``None`` for a non-editable install."""
+    pyproject = PACKAGE_DIR.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    with pyproject.open("rb") as file:
+        project = tomllib.load(file).get("tool", {}).get("dg", {}).get("project", {})
+    return pyproject.parent if project.get("root_module") == ROOT_MODULE else None
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    root = checkout_root()
+    if root is not None:
+        return dg.load_from_defs_folder(path_within_project=root)
+    # What load_from_defs_folder builds, without the config file only a checkout has; it
+    # silences the same preview warning of its module loader.
+    defs_module = importlib.import_module(f"{ROOT_MODULE}.defs")
+    tree = dg.ComponentTree.from_module(defs_module=defs_module, project_root=PACKAGE_DIR.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return tree.build_defs()

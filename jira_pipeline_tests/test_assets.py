@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from jira_pipeline.core.dates import month_of
-from jira_pipeline.defs.assets import month_assets
+from jira_pipeline.defs.assets import jira_month
 from jira_pipeline.defs.jobs import month_run_config
 from jira_pipeline.sandbox.simulator import SimulatedJira
 from jira_pipeline.sandbox.simulator.server import SimulatorServer
@@ -50,7 +50,7 @@ def materialization(result, asset: str) -> dict:
 
 def run(root, server, instance, config=None):
     return materialize(
-        month_assets,
+        [jira_month],
         partition_key=MONTH,
         resources=resources_for(server.env(), root),
         instance=instance,

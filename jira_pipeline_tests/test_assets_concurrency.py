@@ -12,7 +12,7 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, materialize
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 from jira_pipeline.core.dates import month_of
-from jira_pipeline.defs.assets import month_assets
+from jira_pipeline.defs.assets import jira_month
 from jira_pipeline.defs.jobs import month_run_config
 from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.sandbox.simulator import SimulatedJira
@@ -52,7 +52,7 @@ def test_overlapping_runs_of_one_month_lose_no_update(tmp_path):
         def webhook_run(key: str) -> bool:
             with DagsterInstance.ephemeral() as instance:
                 return materialize(
-                    month_assets, partition_key=month, instance=instance,
+                    [jira_month], partition_key=month, instance=instance,
                     resources=resources_for(env, root),
                     run_config=month_run_config([key], [f"evt-{key}"]),
                 ).success

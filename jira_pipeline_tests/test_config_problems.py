@@ -11,7 +11,7 @@ from dagster import DagsterInstance, materialize
 
 from jira_pipeline.config import Settings
 from jira_pipeline.config_problems import config_problem
-from jira_pipeline.defs.assets import month_assets
+from jira_pipeline.defs.assets import jira_month
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
@@ -35,7 +35,7 @@ def server():
 def failed_run(env: dict, root: DataRoot, jql: str = ""):
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            month_assets,
+            [jira_month],
             partition_key=MONTH,
             resources=resources_for(env, root, jql),
             instance=instance,
@@ -73,7 +73,7 @@ def test_run_ends_with_one_line_naming_the_setting(server, tmp_path, env_change,
 
     # Fixed configuration: the next run gets through and the problem is forgotten
     with DagsterInstance.ephemeral() as instance:
-        assert materialize(month_assets, partition_key=MONTH, instance=instance,
+        assert materialize([jira_month], partition_key=MONTH, instance=instance,
                            resources=resources_for(server.env(), root)).success
     assert read_config_problem(root) is None and health(root)["config_problem"] is None
 

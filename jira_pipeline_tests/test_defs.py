@@ -1,20 +1,33 @@
-"""The code location loads and validates, with the shape the UI shows."""
+"""The code location loads and validates, with the shape the UI shows; in the ``dg`` layout
+autoloading finds every Dagster object of ``jira_pipeline/defs/`` exactly once, from a
+checkout and from an installed copy of the package."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
+import pkgutil
 import shutil
 import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DefaultSensorStatus
+from dagster import AssetKey, DefaultSensorStatus, Definitions
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
+from dagster._core.definitions.module_loaders.object_list import ALL_LOADABLE_TYPES
+from dagster._core.definitions.module_loaders.utils import find_objects_in_module_of_types
+from dagster.components.definitions import LazyDefinitions
 
-from jira_pipeline.definitions import defs
+import jira_pipeline.defs
+from jira_pipeline.definitions import checkout_root
 from jira_pipeline.defs.partitions import START_MONTH
 from jira_pipeline.sandbox.processes import COMMITTED_DAGSTER_YAML, PROJECT_ROOT, venv_script
 from jira_pipeline.storage.paths import check_month
 from jira_pipeline.transform.schemas import SOURCE_TABLES, TABLES
+from jira_pipeline_tests.fixtures.code_location import code_location, registered
 
 MONTH_ASSETS = [
     "jira_raw_issues",
@@ -23,8 +36,43 @@ MONTH_ASSETS = [
     *(f"jira_{t}" for t in TABLES),
 ]
 
+# What the hand-written definitions.py listed before the dg layout; autoloading must find
+# each of them once, and nothing else.
+REGISTERED = {
+    "assets": ["jira_month"],  # one multi-asset: the MONTH_ASSETS
+    "jobs": ["jira_deletion_sweep_job", "jira_month_job", "jira_reconcile_job",
+             "jira_sla_poll_job", "jira_webhook_retention_job"],
+    "schedules": ["jira_deletion_sweep", "jira_reconcile", "jira_sla_poll",
+                  "jira_webhook_retention"],
+    "sensors": ["jira_webhook_sensor"],
+    "resources": ["data", "jira", "jsm_sla"],
+    "executor": "in_process",
+}
+
+
+def test_autoloading_registers_each_object_of_the_old_lists_once():
+    defs = code_location()
+    assert registered(defs) == REGISTERED
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == set(MONTH_ASSETS)
+
+
+def test_no_dagster_object_is_found_in_two_defs_modules():
+    """Autoloading builds each module of defs/ on its own and merges the results: an object
+    imported by name into a second module would be registered twice. Modules use each
+    other's objects through the module (``jobs.jira_month_job``)."""
+    found = defaultdict(list)
+    for info in pkgutil.iter_modules(jira_pipeline.defs.__path__):
+        module = importlib.import_module(f"jira_pipeline.defs.{info.name}")
+        loadable = (*ALL_LOADABLE_TYPES, Definitions, LazyDefinitions)
+        for obj in {id(o): o for o in find_objects_in_module_of_types(module, loadable)}.values():
+            found[id(obj)].append(info.name)
+    assert [modules for modules in found.values() if len(modules) > 1] == []
+    assert len(found) == 1 + 5 + 4 + 1 + 1  # asset, jobs, schedules, sensor, deployment
+
 
 def test_definitions_load_with_lineage_groups_kinds_and_partitions():
+    defs = code_location()
     graph = defs.resolve_asset_graph()
     for name in MONTH_ASSETS:
         node = graph.get(AssetKey(name))
@@ -54,6 +102,7 @@ def test_definitions_load_with_lineage_groups_kinds_and_partitions():
 
 
 def test_sensor_schedules_and_checks_are_registered():
+    defs = code_location()
     sensor = defs.resolve_sensor_def("jira_webhook_sensor")
     assert sensor.default_status == DefaultSensorStatus.RUNNING
     # Below the daemon's 5 s loop: at exactly 5 s every other loop skips it (10 s ticks).
@@ -96,7 +145,64 @@ def test_cli_validation(tmp_path, command, success):
 
 def test_run_retries_start_the_month_over_as_the_instance_config_says():
     """dagster.yaml's run_retries comment promises a retry from the start (ALL_STEPS)."""
-    job = defs.resolve_job_def("jira_month_job")
+    job = code_location().resolve_job_def("jira_month_job")
     assert job.tags["dagster/retry_strategy"] == "ALL_STEPS"
     text = COMMITTED_DAGSTER_YAML.read_text()
     assert "retry_strategy=ALL_STEPS" in text and "from the failed step" not in text
+
+
+def test_a_checkout_loads_through_load_from_defs_folder():
+    """From the project folder (tests, ``dg``, workspace.yaml, the image's WORKDIR) the
+    template's path is taken: pyproject.toml's [tool.dg] names this package."""
+    assert checkout_root() == PROJECT_ROOT
+
+
+# Run in a fresh interpreter by the test below: what the installed copy loads.
+LOAD_INSTALLED = """
+import json
+from jira_pipeline import definitions
+from jira_pipeline_tests.fixtures.code_location import registered
+print(json.dumps({"file": definitions.__file__, "checkout_root": definitions.checkout_root(),
+                  "registered": registered(definitions.defs())}, default=str))
+"""
+
+
+def installed_copy(site: Path) -> None:
+    """What ``pip install .`` (non-editable: the Dockerfile) puts into site-packages: the
+    package's modules and its package data (pyproject.toml: *.json, *.toml), no
+    pyproject.toml above it."""
+    def not_installed(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if not (Path(folder, n).is_dir() and n != "__pycache__")
+                and Path(n).suffix not in (".py", ".json", ".toml")]
+
+    shutil.copytree(PROJECT_ROOT / "jira_pipeline", site / "jira_pipeline", ignore=not_installed)
+
+
+def test_an_installed_copy_outside_the_checkout_loads_the_same_definitions(tmp_path):
+    """A non-editable install has no pyproject.toml with [tool.dg] above site-packages, so
+    load_from_defs_folder could not find the project; definitions.py builds the same tree
+    from the installed defs package. Loaded the way ``dagster api grpc --module-name
+    jira_pipeline.definitions`` loads it, from a folder that is not the checkout."""
+    site, cwd = tmp_path / "site", tmp_path / "cwd"
+    installed_copy(site)
+    cwd.mkdir()
+    shutil.copyfile(COMMITTED_DAGSTER_YAML, tmp_path / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PYTHONPATH": str(site)}
+    validate = subprocess.run(
+        [venv_script("dagster"), "definitions", "validate", "--module-name",
+         "jira_pipeline.definitions"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "All code locations passed validation" in validate.stdout + validate.stderr
+    # The tests' helpers from the checkout, behind the copy: jira_pipeline comes from the copy
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(PROJECT_ROOT)])
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_INSTALLED],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    result = json.loads(loaded.stdout.splitlines()[-1])
+    assert Path(result["file"]).parent == site / "jira_pipeline"  # the copy, not the checkout
+    assert result["checkout_root"] is None
+    assert result["registered"] == REGISTERED

@@ -10,7 +10,7 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 
 from jira_pipeline.core.dates import month_of
 from jira_pipeline.core.keys import is_valid_issue_key
-from jira_pipeline.defs.assets import month_assets
+from jira_pipeline.defs.assets import jira_month
 from jira_pipeline.defs.jobs import jira_deletion_sweep_job, jira_reconcile_job
 from jira_pipeline.defs.sensors import jira_webhook_sensor
 from jira_pipeline.ingest import backfill
@@ -60,7 +60,7 @@ def test_underscore_keys_flow_from_webhook_to_parquet(tmp_path) -> None:
         sensed = jira_webhook_sensor(build_sensor_context(instance=instance, resources=resources))
         (request,) = sensed.run_requests
         assert request.run_config["ops"]["jira_month"]["config"]["issue_keys"] == [key]
-        result = materialize(month_assets, partition_key=request.partition_key,
+        result = materialize([jira_month], partition_key=request.partition_key,
                              run_config=request.run_config, resources=resources,
                              instance=instance)
         assert result.success
@@ -82,7 +82,7 @@ def test_an_invalid_key_in_search_results_is_skipped_and_reported(make_simulator
     month = month_of(site.issue_json(site.keys()[0], fields=["created"])["fields"]["created"])
     resources = resources_for(server.env(), data_root, jql="project in (SUPPORT, ENG)")
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(month_assets, partition_key=month, resources=resources,
+        result = materialize([jira_month], partition_key=month, resources=resources,
                              instance=instance)
         assert result.success
         (raw,) = [m for m in result.asset_materializations_for_node("jira_month")

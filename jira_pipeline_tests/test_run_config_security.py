@@ -12,10 +12,10 @@ import pytest
 from dagster import DagsterInvalidConfigError
 
 from jira_pipeline.config import ConfigError, check_host_name, check_jira_url, load_settings
-from jira_pipeline.definitions import defs
 from jira_pipeline.defs.jobs import jira_reconcile_job
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.sla import JsmSlaClient
+from jira_pipeline_tests.fixtures.code_location import code_location
 from jira_pipeline_tests.fixtures.mirror import resources_for
 
 
@@ -79,7 +79,7 @@ def test_run_config_cannot_choose_hosts_credentials_or_paths(
         )
     # The code location's own jobs, as the UI and GraphQL launch them, refuse it too.
     with pytest.raises(DagsterInvalidConfigError):
-        defs.resolve_job_def("jira_reconcile_job").execute_in_process(
+        code_location().resolve_job_def("jira_reconcile_job").execute_in_process(
             run_config={"resources": resources}
         )
     assert listener.connections == 0 and bytes(listener.received) == b""

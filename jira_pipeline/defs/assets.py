@@ -52,7 +52,9 @@ BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
 RAW_GROUP = "jira_raw"
 TABLES_GROUP = "jira_tables"
 
-MONTH_SPECS = [
+# A tuple, not a list: autoloading collects Dagster objects in a module's lists too, and
+# these specs would collide with the multi-asset that declares them (same keys).
+MONTH_SPECS = (
     AssetSpec(
         "jira_raw_issues",
         group_name=RAW_GROUP,
@@ -89,7 +91,7 @@ MONTH_SPECS = [
         )
         for spec in TABLE_SPECS
     ),
-]
+)
 
 
 class MonthRunConfig(Config):
@@ -167,6 +169,3 @@ def jira_month(
             f"were written:\n{describe_failures(scope.failed)}",
             metadata={"failed_issues": len(scope.failed)},
         )
-
-
-month_assets = [jira_month]

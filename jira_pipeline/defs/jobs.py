@@ -1,6 +1,9 @@
 """Jobs: the month job the webhook sensor launches, and the maintenance jobs the schedules
 launch. All use the in-process executor: these runs are small, and a process per step
-would cost more than the work."""
+would cost more than the work.
+
+The assets are used through their module (``assets.jira_month``): an asset imported by name
+would be found here too by autoloading, and registered twice."""
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
@@ -20,7 +23,8 @@ from dagster import (
     op,
 )
 
-from jira_pipeline.defs.assets import MonthRunConfig, jira_month
+from jira_pipeline.defs import assets
+from jira_pipeline.defs.assets import MonthRunConfig
 from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.problems import fail_on_config_problem
 from jira_pipeline.defs.resources import (
@@ -54,7 +58,7 @@ def month_run_config(issue_keys: Iterable[str], event_ids: Iterable[str]) -> Run
     """Run config handing a month run its issue keys (and the events, for the record),
     typed by the asset's own config class, so a renamed field fails here, not at launch."""
     config = MonthRunConfig(issue_keys=list(issue_keys), event_ids=list(event_ids))
-    return RunConfig(ops={jira_month.op.name: config})
+    return RunConfig(ops={assets.jira_month.op.name: config})
 
 
 def _table_materializations(report: TablesReport, source: str) -> Iterator[AssetMaterialization]:

@@ -1,19 +1,15 @@
-"""The maintenance schedules, running by default (UTC)."""
+"""The maintenance schedules, running by default (UTC). The jobs are used through their
+module (``jobs.…``), so autoloading finds each job in ``jobs.py`` only."""
 
 from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from jira_pipeline.defs.jobs import (
-    jira_deletion_sweep_job,
-    jira_reconcile_job,
-    jira_sla_poll_job,
-    jira_webhook_retention_job,
-)
+from jira_pipeline.defs import jobs
 
 jira_sla_poll = ScheduleDefinition(
     name="jira_sla_poll",
-    job=jira_sla_poll_job,
+    job=jobs.jira_sla_poll_job,
     cron_schedule="*/15 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
@@ -22,7 +18,7 @@ jira_sla_poll = ScheduleDefinition(
 
 jira_reconcile = ScheduleDefinition(
     name="jira_reconcile",
-    job=jira_reconcile_job,
+    job=jobs.jira_reconcile_job,
     cron_schedule="7 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
@@ -31,7 +27,7 @@ jira_reconcile = ScheduleDefinition(
 
 jira_deletion_sweep = ScheduleDefinition(
     name="jira_deletion_sweep",
-    job=jira_deletion_sweep_job,
+    job=jobs.jira_deletion_sweep_job,
     cron_schedule="23 3 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
@@ -40,12 +36,10 @@ jira_deletion_sweep = ScheduleDefinition(
 
 jira_webhook_retention = ScheduleDefinition(
     name="jira_webhook_retention",
-    job=jira_webhook_retention_job,
+    job=jobs.jira_webhook_retention_job,
     cron_schedule="41 4 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
     description="Daily: remove audit copies, archived events and dedup markers older than "
     "JIRA_WEBHOOK_RETENTION_DAYS; they hold replayable signed bodies.",
 )
-
-schedules = [jira_sla_poll, jira_reconcile, jira_deletion_sweep, jira_webhook_retention]

@@ -24,7 +24,7 @@ from dagster import (
 )
 
 from jira_pipeline.dagster_private import AUTO_RETRY_RUN_ID_TAG, RUN_KEY_TAG
-from jira_pipeline.defs.jobs import jira_month_job, month_run_config
+from jira_pipeline.defs import jobs
 from jira_pipeline.defs.partitions import is_partition_month
 from jira_pipeline.defs.resources import DataRootResource, JiraResource
 from jira_pipeline.jira.client import JiraClient
@@ -98,7 +98,7 @@ def _jira_or_placeholder(jira: JiraResource, root: DataRoot) -> JiraClient | _Un
 
 @sensor(
     name="jira_webhook_sensor",
-    job=jira_month_job,
+    job=jobs.jira_month_job,  # through the module: autoloading finds the job in jobs.py only
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
@@ -153,7 +153,7 @@ def jira_webhook_sensor(
             RunRequest(
                 run_key=run_key,
                 partition_key=batch.month,
-                run_config=month_run_config(batch.issue_keys, batch.event_ids),
+                run_config=jobs.month_run_config(batch.issue_keys, batch.event_ids),
                 tags={"jira/source": "webhook", "jira/events": str(len(batch.event_ids))},
             )
             for run_key, batch in tick.run_requests

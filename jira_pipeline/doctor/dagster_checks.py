@@ -61,8 +61,9 @@ def check_automation(instance: DagsterInstance, daemon_ok: bool) -> Check:
     """The sensor and schedules of the code: stored state, or their default (running)."""
     from jira_pipeline.definitions import defs
 
+    code = defs()  # the lazy @definitions of the dg layout: autoloads jira_pipeline/defs/
     states = {s.instigator_name: s for s in instance.all_instigator_state()}
-    declared = [(s.name, s.default_status.value) for s in [*defs.sensors, *defs.schedules]]
+    declared = [(s.name, s.default_status.value) for s in [*code.sensors, *code.schedules]]
     stopped = []
     for name, default in declared:
         state = states.get(name)

@@ -11,9 +11,9 @@ from typing import Any
 from dagster import DagsterInstance, Definitions, RunRequest, build_sensor_context
 from dagster._core.storage.tags import RUN_KEY_TAG
 
-from jira_pipeline.definitions import defs
 from jira_pipeline.defs.jobs import jira_month_job
 from jira_pipeline.defs.sensors import jira_webhook_sensor
+from jira_pipeline_tests.fixtures.code_location import code_location
 
 
 @dataclass
@@ -30,6 +30,7 @@ class SensorDriver:
 
     def __post_init__(self) -> None:
         # The code location's own assets, checks and jobs, bound to these resources
+        defs = code_location()
         self.job = Definitions(
             assets=defs.assets,
             asset_checks=defs.asset_checks,
