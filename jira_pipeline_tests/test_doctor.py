@@ -19,14 +19,13 @@ from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
 from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
 from jira_pipeline.doctor.settings_checks import describe_secret, load_with_sources
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
-from jira_pipeline.simulator import SimulatedJira
-from jira_pipeline.simulator.server import SimulatorServer, SiteSetup, _find_route
+from jira_pipeline.simulator import Faults, SimulatedJira
+from jira_pipeline.simulator.server import SimulatorServer, SiteSetup
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, wait_for
 from jira_pipeline_tests.fixtures.receiver import TEST_SECRET, running_receiver
 
-BULK_ON_SIMULATOR = _find_route("POST", "/rest/api/3/issue/bulkfetch")[0] != "other"
 JIRA_VARS = ("JIRA_JQL", "JIRA_START_MONTH", "JIRA_DIST_DIR", "JIRA_WEBHOOK_SECRET")
 
 
@@ -56,10 +55,9 @@ def test_healthy_site_is_all_ok(site, tmp_path, monkeypatch, capsys):
     with SimulatorServer(site) as server, running_receiver(root) as receiver:
         code, checks, out = doctor(server, tmp_path, monkeypatch, capsys,
                                    "--receiver-url", receiver.url, "--send-test")
-    bulk = checks.pop("bulk endpoints")
-    assert bulk["status"] == ("ok" if BULK_ON_SIMULATOR else "warn"), bulk
     assert {n: c["status"] for n, c in checks.items() if c["status"] != "ok"} == {}, out
-    assert code == (EXIT_OK if BULK_ON_SIMULATOR else EXIT_WARN)
+    assert code == EXIT_OK
+    assert checks["bulk endpoints"]["message"] == "POST /rest/api/3/issue/bulkfetch available"
     assert "40 issues in 2 projects" in checks["scope"]["message"]
     assert "in the inbox" in checks["test delivery"]["message"]
     assert len(list_pending(root)) == 1  # the signed test delivery reached the inbox
@@ -101,6 +99,19 @@ def test_each_misconfiguration_is_named_in_its_line(
     for value in env.values():
         if "token" in value or "short" in value:
             assert value.strip() not in out
+
+
+@pytest.mark.parametrize("status", [404, 403])
+def test_site_without_bulk_endpoints_warns_that_the_fallback_is_in_use(
+    site, tmp_path, monkeypatch, capsys, status
+):
+    """An older site (404) or a missing permission (403): per-issue reads, one warn line."""
+    with SimulatorServer(site, faults=Faults(bulk_status=status)) as server:
+        code, checks, out = doctor(server, tmp_path, monkeypatch, capsys)
+    line = checks.pop("bulk endpoints")
+    assert line["status"] == "warn" and code == EXIT_WARN, out
+    assert f"answered {status}" in line["message"] and "per-issue fallback" in line["message"]
+    assert {n: c["status"] for n, c in checks.items() if c["status"] == "fail"} == {}, out
 
 
 def test_unbrowsable_project_with_stored_issues_is_named(site, tmp_path, monkeypatch, capsys):
@@ -148,12 +159,10 @@ def test_healthy_deployment_with_daemon_is_all_ok_into_parquet(site, tmp_path, m
                                            "--wait", "150", dagster=True, DAGSTER_HOME=str(home))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    bulk = checks.pop("bulk endpoints")
-    assert bulk["status"] == ("ok" if BULK_ON_SIMULATOR else "warn"), bulk
     assert {n: c["status"] for n, c in checks.items() if c["status"] != "ok"} == {}, out
-    assert {"dagster daemon", "sensor and schedules", "dagster home"} <= set(checks)
+    assert {"dagster daemon", "sensor and schedules", "dagster home", "bulk endpoints"} <= set(checks)
     assert "is in parquet/jira/issues/" in checks["test delivery"]["message"], out
-    assert code == (EXIT_OK if BULK_ON_SIMULATOR else EXIT_WARN)
+    assert code == EXIT_OK
 
 
 def test_unusable_setting_is_one_fail_line(tmp_path, monkeypatch, capsys):
