@@ -382,3 +382,27 @@ def test_bulk_endpoints_follow_the_site_setup(http: requests.Session) -> None:
             f"{server.sla_base_url}/ex/jira/{server.cloud_id}/rest/api/3/issue/bulkfetch",
             json={"issueIdsOrKeys": keys[:3]}, auth=SLA, timeout=10)
         assert sla_view.status_code == 403
+
+
+def test_state_counts_attachment_and_remotelink_under_those_route_names(
+    make_simulator, http: requests.Session
+) -> None:
+    """Checks outside the project read ``path_counts`` from ``/_simulator/state`` and count
+    on the names ``attachment`` and ``remotelink`` (issue 13); the bulk routes have theirs."""
+    server = make_simulator(issues=60)
+    jira = server.jira
+    base = server.base_url
+    key, attachment = next(
+        (k, a)
+        for k in live_keys(jira)
+        for a in jira.issue_json(k, fields="attachment")["fields"]["attachment"]
+        if a["size"] < 100_000
+    )
+    server.reset_counts()
+    assert http.get(attachment["content"]).status_code == 200
+    assert http.get(f"{base}/rest/api/3/issue/{key}/remotelink").status_code == 200
+    assert http.get(f"{base}/rest/api/3/issue/{key}/remotelink").status_code == 200
+    bulk = http.post(f"{base}/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": [key]})
+    assert bulk.status_code == 200
+    state = http.get(f"{base}/_simulator/state").json()
+    assert state["path_counts"] == {"attachment": 1, "remotelink": 2, "issue_bulkfetch": 1}
