@@ -23,6 +23,7 @@ from jira_pipeline.simulator import Faults, SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer, SiteSetup
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.raw_store import save_issue
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, wait_for
 from jira_pipeline_tests.fixtures.receiver import TEST_SECRET, running_receiver
 
@@ -114,18 +115,40 @@ def test_site_without_bulk_endpoints_warns_that_the_fallback_is_in_use(
     assert {n: c["status"] for n, c in checks.items() if c["status"] == "fail"} == {}, out
 
 
-def test_unbrowsable_project_with_stored_issues_is_named(site, tmp_path, monkeypatch, capsys):
-    """Without the JQL naming it, a hidden project still shows through the raw store."""
+@pytest.mark.parametrize("layout", ["sharded", "earlier"])
+def test_unbrowsable_project_with_stored_issues_is_named(site, tmp_path, monkeypatch, capsys,
+                                                         layout):
+    """Without the JQL naming it, a hidden project still shows through the raw store, in
+    the sharded compressed layout the store writes and in the earlier ``KEY.json`` one."""
     root = DataRoot(tmp_path / "data")
-    root.issues_dir.mkdir(parents=True)
     live = site.keys()
     key = next(k for k in live if k.startswith("ENG-"))
-    (root.issues_dir / f"{key}.json").write_bytes(orjson.dumps(site.issue_json(key)))
+    if layout == "sharded":
+        save_issue(root, site.issue_json(key))
+        assert root.issue_file(key).is_file()
+    else:
+        root.issues_dir.mkdir(parents=True)
+        root.legacy_issue_file(key).write_bytes(orjson.dumps(site.issue_json(key)))
     with SimulatorServer(site, setup=SiteSetup(unbrowsable_projects=("ENG",))) as server:
         code, checks, _ = doctor(server, tmp_path, monkeypatch, capsys)
     assert code == EXIT_FAIL
     assert "ENG (1 issues in the raw store)" in checks["project access"]["message"]
     assert "20 issues in 1 projects" in checks["scope"]["message"]
+
+
+def test_disk_projection_measures_the_stored_records(site, tmp_path, monkeypatch, capsys):
+    """Bytes per issue come from the records the raw store wrote (compressed, sharded),
+    not the default for an empty store."""
+    root = DataRoot(tmp_path / "data")
+    keys = site.keys()[:10]
+    for key in keys:
+        save_issue(root, site.issue_json(key))
+    per_issue = sum(root.issue_file(k).stat().st_size for k in keys) / len(keys)
+    with SimulatorServer(site) as server:
+        _, checks, out = doctor(server, tmp_path, monkeypatch, capsys)
+    message = checks["disk"]["message"]
+    assert "measured on 10 stored issues" in message, out
+    assert f"× {per_issue / 1024:.0f} KiB" in message, message
 
 
 def test_dagster_home_and_daemon_failures_are_named(tmp_path):
