@@ -17,6 +17,7 @@ from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
 from jira_pipeline.simulator import SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer, SiteSetup
+from jira_pipeline.storage.atomic import FILE_MODE
 from jira_pipeline.storage.auth_state import read_config_problem
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline_tests.fixtures.mirror import resources_for
@@ -114,6 +115,9 @@ def test_unwritable_paths_name_their_setting(tmp_path):
     denied = PermissionError(errno.EACCES, "Permission denied", str(root / "raw" / "x.json"))
     problem = config_problem(denied, paths)
     assert problem.setting == "JIRA_DATA_ROOT" and "not writable" in problem.line
+    assert "files are written 0640" in problem.line  # the mode the pipeline writes
+    assert oct(FILE_MODE) == "0o640"
     full = OSError(errno.ENOSPC, "No space left on device", str(dist / "issues.parquet"))
     assert config_problem(full, paths).setting == "JIRA_DIST_DIR"
     assert config_problem(OSError(errno.ENOENT, "gone", str(root)), paths) is None
+
