@@ -84,9 +84,12 @@ def test_healthy_site_is_all_ok(site, tmp_path, monkeypatch, capsys):
          ["401", "JIRA_API_TOKEN"], EXIT_FAIL),
         (SiteSetup(), {"JIRA_WEBHOOK_SECRET": " x7Q2p "}, "webhook secret",
          ["5 chars", "shorter than 16", "503", "JIRA_WEBHOOK_SECRET"], EXIT_FAIL),
+        (SiteSetup(), {"JIRA_START_MONTH": "2030-01"}, "months",
+         ["2024-01", "JIRA_START_MONTH 2030-01 is after all of them",
+          "set JIRA_START_MONTH to 2024-01"], EXIT_FAIL),
     ],
     ids=["unbrowsable-project", "sla-without-agent-role", "wrong-cloud-id", "time-zone",
-         "rejected-jql", "revoked-token", "secret-too-short"],
+         "rejected-jql", "revoked-token", "secret-too-short", "start-month-after-every-issue"],
 )
 def test_each_misconfiguration_is_named_in_its_line(
     site, tmp_path, monkeypatch, capsys, setup, env, check, words, code
@@ -149,6 +152,26 @@ def test_disk_projection_measures_the_stored_records(site, tmp_path, monkeypatch
     message = checks["disk"]["message"]
     assert "measured on 10 stored issues" in message, out
     assert f"× {per_issue / 1024:.0f} KiB" in message, message
+
+
+def test_unwritable_data_root_and_dist_dir_are_named(site, tmp_path, monkeypatch, capsys):
+    """A data root the user cannot create (a file stands where its folder should be) and a
+    world-writable dist dir: one line each, naming the setting."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    dist.chmod(0o777)
+    with SimulatorServer(site) as server:
+        code, checks, out = doctor(server, tmp_path, monkeypatch, capsys,
+                                   JIRA_DATA_ROOT=str(blocker / "data"), JIRA_DIST_DIR=str(dist))
+    assert code == EXIT_FAIL
+    data = checks["data root"]
+    assert data["status"] == "fail" and "JIRA_DATA_ROOT" in data["message"], out
+    assert "not writable by this user" in data["message"]
+    shared = checks["dist dir"]
+    assert shared["status"] == "warn" and "JIRA_DIST_DIR" in shared["message"], out
+    assert "world-writable" in shared["message"]
 
 
 def test_dagster_home_and_daemon_failures_are_named(tmp_path):
