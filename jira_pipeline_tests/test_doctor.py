@@ -17,13 +17,16 @@ from jira_pipeline.cli import main
 from jira_pipeline.config import load_settings
 from jira_pipeline.doctor.check import EXIT_FAIL, EXIT_OK, EXIT_WARN
 from jira_pipeline.doctor.dagster_checks import check_daemon, check_dagster_home
+from jira_pipeline.doctor.jira_checks import check_fields
 from jira_pipeline.doctor.settings_checks import describe_secret, load_with_sources
+from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.orchestration.processes import COMMITTED_DAGSTER_YAML
 from jira_pipeline.simulator import Faults, SimulatedJira
 from jira_pipeline.simulator.server import SimulatorServer, SiteSetup
 from jira_pipeline.storage.inbox import list_pending
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_store import save_issue
+from jira_pipeline.transform.field_map import MAPPING, ColumnSpec, FieldMapping
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon, wait_for
 from jira_pipeline_tests.fixtures.receiver import TEST_SECRET, running_receiver
 
@@ -172,6 +175,21 @@ def test_unwritable_data_root_and_dist_dir_are_named(site, tmp_path, monkeypatch
     shared = checks["dist dir"]
     assert shared["status"] == "warn" and "JIRA_DIST_DIR" in shared["message"], out
     assert "world-writable" in shared["message"]
+
+
+def test_a_mapped_field_the_site_lacks_is_reported_unresolved(site, tmp_path):
+    """A column of the field mapping that resolves to no field of this site is named, with
+    the file to edit; the others still resolve."""
+    missing = ColumnSpec("team", "Team (no such field)", None, "string")
+    mapping = FieldMapping(columns=(*MAPPING.columns, missing), slas=MAPPING.slas)
+    with SimulatorServer(site) as server:
+        client = JiraClient.from_settings(load_settings(server.env()), DataRoot(tmp_path / "d"))
+        check, field_list = check_fields(client, mapping)
+    assert field_list and check.status == "warn", check
+    assert "unresolved (stay null): team (Team (no such field))" in check.message
+    total = len(mapping.columns) + len(mapping.slas)
+    assert f"{total - 1} of {total} mapped columns resolve" in check.message
+    assert "field_mapping.toml" in check.message
 
 
 def test_dagster_home_and_daemon_failures_are_named(tmp_path):
