@@ -192,6 +192,33 @@ def test_a_mapped_field_the_site_lacks_is_reported_unresolved(site, tmp_path):
     assert "field_mapping.toml" in check.message
 
 
+def test_a_receiver_with_another_secret_or_none_at_the_url_is_named(
+    site, tmp_path, monkeypatch, capsys
+):
+    """"A webhook secret that differs from Jira's": the signed test delivery is refused
+    (401) and the line says which setting to align; a URL where no receiver answers is
+    named too. Neither secret reaches the output."""
+    root = DataRoot(tmp_path / "data")
+    other_secret = "the-receivers-own-secret-0123456789"
+    with SimulatorServer(site) as server, running_receiver(root, secret=other_secret) as receiver:
+        code, checks, out = doctor(server, tmp_path, monkeypatch, capsys,
+                                   "--receiver-url", receiver.url, "--send-test")
+    assert code == EXIT_FAIL
+    line = checks["test delivery"]
+    assert line["status"] == "fail" and "401" in line["message"], out
+    assert "JIRA_WEBHOOK_SECRET" in line["message"]
+    assert list_pending(root) == []
+    assert other_secret not in out and TEST_SECRET not in out
+
+    with SimulatorServer(site) as server:
+        code, checks, out = doctor(server, tmp_path, monkeypatch, capsys,
+                                   "--receiver-url", receiver.url)  # stopped: nobody answers
+    assert code == EXIT_FAIL
+    line = checks["receiver"]
+    assert line["status"] == "fail" and "does not answer" in line["message"], out
+    assert "--receiver-url" in line["message"]
+
+
 def test_dagster_home_and_daemon_failures_are_named(tmp_path):
     home_check, _ = check_dagster_home({})
     assert home_check.status == "fail" and "DAGSTER_HOME is not set" in home_check.message
