@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jira_pipeline.config import ConfigError
 from jira_pipeline.jira.http import JiraAuthError, JiraHttpError
+from jira_pipeline.storage.atomic import FILE_MODE
 from jira_pipeline.storage.auth_state import ROTATE_HINTS
 
 _ISSUE_IN_PATH = re.compile(r"/(?:issue|request)/([A-Z][A-Z0-9_]*)-[0-9]+")
@@ -73,7 +74,7 @@ def _path_problem(exc: OSError, paths: Mapping[str, Path]) -> ConfigProblem | No
             return ConfigProblem(
                 setting,
                 f"{setting} ({base}) {reason}: {exc.strerror} on {failed.name}; fix its "
-                f"owner/mode (files are written 0660) or point {setting} elsewhere",
+                f"owner/mode (files are written {FILE_MODE:04o}) or point {setting} elsewhere",
             )
     return None
 

@@ -15,10 +15,12 @@ from jira_pipeline.defs.assets import jira_month
 from jira_pipeline.jira.client import JiraClient
 from jira_pipeline.jira.http import JiraError
 from jira_pipeline.jira.sla import JsmSlaClient
-from jira_pipeline.sandbox.simulator import SimulatedJira
+from jira_pipeline.sandbox.simulator import Faults, SimulatedJira
 from jira_pipeline.sandbox.simulator.server import SimulatorServer, SiteSetup
+from jira_pipeline.storage.atomic import FILE_MODE
 from jira_pipeline.storage.auth_state import read_config_problem
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.raw_store import iter_issue_keys, load_issue
 from jira_pipeline_tests.fixtures.mirror import resources_for
 from jira_pipeline_tests.fixtures.receiver import HEALTH_PATH, receiver_config
 from webhook_receiver import create_app
@@ -114,6 +116,30 @@ def test_unwritable_paths_name_their_setting(tmp_path):
     denied = PermissionError(errno.EACCES, "Permission denied", str(root / "raw" / "x.json"))
     problem = config_problem(denied, paths)
     assert problem.setting == "JIRA_DATA_ROOT" and "not writable" in problem.line
+    assert "files are written 0640" in problem.line  # the mode the pipeline writes
+    assert oct(FILE_MODE) == "0o640"
     full = OSError(errno.ENOSPC, "No space left on device", str(dist / "issues.parquet"))
     assert config_problem(full, paths).setting == "JIRA_DIST_DIR"
     assert config_problem(OSError(errno.ENOENT, "gone", str(root)), paths) is None
+
+
+@pytest.mark.parametrize("bulk_status", [0, 404], ids=["bulk", "per-issue"])
+def test_cloud_id_of_another_site_ends_the_run_and_keeps_the_stored_slas(tmp_path, bulk_status):
+    """Under another site's cloud id the gateway answers 404 on every path, which the SLA
+    reads took for "no SLA here" (bulk view unavailable, then each request not found): the
+    run succeeded and stored every ticket without its SLAs. It must end with the one line
+    naming JIRA_CLOUD_ID, and what is stored must stay."""
+    root = DataRoot(tmp_path / "data")
+    site = SimulatedJira(seed=4, issues=30, start_month="2024-01", months=3, api_sees_sla=False)
+    with SimulatorServer(site, faults=Faults(bulk_status=bulk_status)) as server:
+        with DagsterInstance.ephemeral() as instance:
+            assert materialize([jira_month], partition_key=MONTH, instance=instance,
+                               resources=resources_for(server.env(), root)).success
+        before = {key: load_issue(root, key).get("_sla") for key in iter_issue_keys(root)}
+        assert any(before.values())  # service-desk tickets with SLA records
+        failure = failed_run({**server.env(), "JIRA_CLOUD_ID": "1111-not-this-site"}, root)
+    line = failure.user_failure_data.description
+    assert "JIRA_CLOUD_ID" in line and "cloud id" in line and "\n" not in line, line
+    assert read_config_problem(root)["setting"] == "JIRA_CLOUD_ID"
+    assert health(root)["config_problem"]["line"] == line
+    assert {key: load_issue(root, key).get("_sla") for key in before} == before

@@ -1205,3 +1205,22 @@ def test_env_file_means_the_same_to_systemd_dotenv_and_the_shell(name: str) -> N
     assert result.stderr == ""
     sourced = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
     assert {key: sourced.get(key) for key in expected} == expected
+
+
+def test_deploy_files_describe_the_receivers_read_first_worker(monkeypatch) -> None:
+    """The receiver serves with :class:`ReadFirstWorker`, not stock ``gthread``: the deploy
+    files and docs say so, with the deadline the worker really applies."""
+    from webhook_receiver import server
+    from webhook_receiver.worker import REQUEST_DEADLINE_S, ReadFirstWorker
+
+    started = []
+    monkeypatch.setattr(server.ReceiverServer, "run", lambda self: started.append(self.options))
+    server.serve("127.0.0.1", 0, 1, 1)
+    assert started[0]["worker_class"] is ReadFirstWorker
+    texts = {path: path.read_text() for path in sorted(DEPLOY.rglob("*")) if path.is_file()}
+    texts[PROJECT_ROOT / "docs" / "deploy.md"] = DEPLOY_DOC
+    assert [str(path) for path, text in texts.items() if "gthread" in text] == []
+    unit = (SYSTEMD_DIR / "jira-receiver.service").read_text()
+    assert "webhook_receiver/worker.py" in unit
+    assert f"408 after {REQUEST_DEADLINE_S} s" in unit
+    assert f"408 and closed after {REQUEST_DEADLINE_S} s" in DEPLOY_DOC

@@ -4,6 +4,8 @@ reported without failing the month."""
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
@@ -70,13 +72,17 @@ def test_underscore_keys_flow_from_webhook_to_parquet(tmp_path) -> None:
     assert (key, "Underscore keys are keys") in rows
 
 
-def test_an_invalid_key_in_search_results_is_skipped_and_reported(make_simulator, data_root):
+def test_an_invalid_key_in_search_results_is_skipped_and_reported(make_simulator, data_root,
+                                                                  caplog):
     server = make_simulator(issues=40, faults=Faults(invalid_search_key="NOT A KEY"))
     site = server.jira
     jira, sla = clients_for(server, data_root)
-    summary = backfill(jira, sla, data_root, jql="project in (SUPPORT, ENG)", progress=False)
+    with caplog.at_level(logging.WARNING, logger="jira_pipeline.ingest.search"):
+        summary = backfill(jira, sla, data_root, jql="project in (SUPPORT, ENG)", progress=False)
     assert summary.ok and summary.invalid_keys == ["'NOT A KEY'"], summary.lines()
     assert "skipped invalid issue key from search: 'NOT A KEY'" in summary.lines()
+    logged = [r.getMessage() for r in caplog.records if r.name == "jira_pipeline.ingest.search"]
+    assert "Jira search returned an invalid issue key 'NOT A KEY'; skipped" in logged
     assert summary.found == len(site.keys())
 
     month = month_of(site.issue_json(site.keys()[0], fields=["created"])["fields"]["created"])

@@ -382,3 +382,61 @@ def test_bulk_endpoints_follow_the_site_setup(http: requests.Session) -> None:
             f"{server.sla_base_url}/ex/jira/{server.cloud_id}/rest/api/3/issue/bulkfetch",
             json={"issueIdsOrKeys": keys[:3]}, auth=SLA, timeout=10)
         assert sla_view.status_code == 403
+
+
+def test_state_counts_attachment_and_remotelink_under_those_route_names(
+    make_simulator, http: requests.Session
+) -> None:
+    """Checks outside the project read ``path_counts`` from ``/_simulator/state`` and count
+    on the names ``attachment`` and ``remotelink`` (issue 13); the bulk routes have theirs."""
+    server = make_simulator(issues=60)
+    jira = server.jira
+    base = server.base_url
+    key, attachment = next(
+        (k, a)
+        for k in live_keys(jira)
+        for a in jira.issue_json(k, fields="attachment")["fields"]["attachment"]
+        if a["size"] < 100_000
+    )
+    server.reset_counts()
+    assert http.get(attachment["content"]).status_code == 200
+    assert http.get(f"{base}/rest/api/3/issue/{key}/remotelink").status_code == 200
+    assert http.get(f"{base}/rest/api/3/issue/{key}/remotelink").status_code == 200
+    bulk = http.post(f"{base}/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": [key]})
+    assert bulk.status_code == 200
+    state = http.get(f"{base}/_simulator/state").json()
+    assert state["path_counts"] == {"attachment": 1, "remotelink": 2, "issue_bulkfetch": 1}
+
+
+def test_burst_limit_on_one_endpoint_answers_429_as_jira_while_the_others_serve(
+    make_simulator, http: requests.Session
+) -> None:
+    """Per-endpoint burst limits when asked (issue 13): 429 with ``Retry-After`` and
+    ``RateLimit-Reason: jira-burst-based`` on that route only."""
+    server = make_simulator(issues=20, faults=Faults(burst_routes={"remotelink": 30}))
+    key = live_keys(server.jira)[0]
+    limited = http.get(f"{server.base_url}/rest/api/3/issue/{key}/remotelink")
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "30"
+    assert limited.headers["RateLimit-Reason"] == "jira-burst-based"
+    assert http.get(f"{server.base_url}/rest/api/3/issue/{key}").status_code == 200
+    assert http.get(f"{server.base_url}/rest/api/3/field").status_code == 200
+
+
+def test_sla_values_are_in_the_jsm_accounts_view_only(make_simulator) -> None:
+    """As on the seed's site: the API account's issue JSON has no SLA values, the JSM
+    account's bulk view through the gateway has them, the same cycles as the SLA API."""
+    server = make_simulator(jira=SimulatedJira(seed=2, issues=60, api_sees_sla=False))
+    jira = server.jira
+    sla_ids = [f["id"] for f in jira.fields()
+               if (f.get("schema") or {}).get("custom") == "com.atlassian.servicedesk:sd-sla-field"]
+    key = next(k for k in live_keys(jira) if (jira.sla_page(k, 0, 50) or {}).get("values"))
+    body = {"issueIdsOrKeys": [key], "fields": sla_ids}
+    api_view = requests.post(f"{server.base_url}/rest/api/3/issue/bulkfetch", json=body, auth=API)
+    (api_issue,) = api_view.json()["issues"]
+    assert all(api_issue["fields"].get(f) is None for f in sla_ids)
+    gateway = f"{server.sla_base_url}/ex/jira/{server.cloud_id}/rest/api/3/issue/bulkfetch"
+    (jsm_issue,) = requests.post(gateway, json=body, auth=SLA).json()["issues"]
+    shown = [jsm_issue["fields"][f] for f in sla_ids if jsm_issue["fields"].get(f)]
+    served = requests.get(_sla_url(server, key), auth=SLA).json()["values"]
+    assert shown and sorted(s["name"] for s in shown) == sorted(s["name"] for s in served)

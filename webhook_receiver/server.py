@@ -1,11 +1,12 @@
 """Serve the receiver with gunicorn, programmatically (no config file to drift).
 
-``gthread`` workers: a delivery spends much of its time waiting on fsync, which releases
-the GIL, so threads overlap those waits while the processes run the Python parts (HMAC,
-JSON, Flask, gunicorn) in parallel. Three processes of four threads on 2 cores: more GILs
-than cores keeps both cores busy while one process waits, and fewer threads per process
-hand the GIL around less. In paced runs of ``benchmarks/bench_receiver.py`` (500/s) it
-gave p99 17-46 ms where 2 x 8 gave 63-167 ms at the same CPU per delivery.
+Threaded workers (:class:`~webhook_receiver.worker.ReadFirstWorker`, below): a delivery
+spends much of its time waiting on fsync, which releases the GIL, so threads overlap those
+waits while the processes run the Python parts (HMAC, JSON, Flask, gunicorn) in parallel.
+Three processes of four threads on 2 cores: more GILs than cores keeps both cores busy
+while one process waits, and fewer threads per process hand the GIL around less. In paced
+runs of ``benchmarks/bench_receiver.py`` (500/s) it gave p99 17-46 ms where 2 x 8 gave
+63-167 ms at the same CPU per delivery.
 
 The worker is :class:`~webhook_receiver.worker.ReadFirstWorker`, ``gthread`` reading each
 request whole on its event loop first: a client that stops mid-request holds no thread,

@@ -16,6 +16,7 @@ from jira_pipeline.ingest.search import and_jql
 from jira_pipeline.jira.client import API, JiraClient
 from jira_pipeline.jira.http import JiraAuthError, JiraError, JiraHttpError
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.raw_store import iter_issue_files
 from jira_pipeline.transform.field_map import MAPPING, FieldMapping, _norm
 
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Zulu"})
@@ -171,13 +172,12 @@ def check_months(survey: ScopeSurvey, start_month: str) -> Check:
 
 
 def _stored_projects(root: DataRoot) -> Counter[str]:
-    """Projects of the issues already in the raw store (key prefix → files)."""
+    """Projects of the issues already in the raw store (key prefix → records), in either
+    of its layouts."""
     found: Counter[str] = Counter()
     try:
-        with os.scandir(root.issues_dir) as entries:
-            for entry in entries:
-                if entry.name.endswith(".json") and "-" in entry.name:
-                    found[entry.name.rsplit("-", 1)[0]] += 1
+        for key, _ in iter_issue_files(root):
+            found[key.rsplit("-", 1)[0]] += 1
     except OSError:
         pass
     return found

@@ -3,7 +3,6 @@ disk room for the raw store the scope will need."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from jira_pipeline.doctor.check import Check, fail, ok, warn
 from jira_pipeline.storage.atomic import FILE_MODE, atomic_write_bytes
 from jira_pipeline.storage.paths import DataRoot
+from jira_pipeline.storage.raw_store import iter_issue_files
 
 # Used when the raw store is still empty: a typical JSM/software issue with its changelog,
 # comments and remote links is 20-60 KB of JSON; attachments come on top (measured later).
@@ -20,7 +20,7 @@ SAMPLE_FILES = 2000
 
 def check_writable(setting: str, directory: Path) -> Check:
     """Create the directory if needed, write a probe file the way the pipeline writes
-    (atomic, mode 0660), read it back, remove it."""
+    (atomic, mode :data:`FILE_MODE`), read it back, remove it."""
     name = setting.lower().removeprefix("jira_").replace("_", " ")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -43,25 +43,23 @@ def check_writable(setting: str, directory: Path) -> Check:
 
 
 def measured_bytes_per_issue(root: DataRoot) -> tuple[int, str]:
-    """Average raw JSON per stored issue (a sample), plus attachments per issue, or the
-    default when nothing is stored yet; and where the figure came from."""
-    sizes = []
+    """Average stored record per issue (a sample, in whatever layout the raw store holds
+    it), plus attachments per issue, or the default when nothing is stored yet; and where
+    the figure came from."""
+    sizes, stored = [], 0
     try:
-        with os.scandir(root.issues_dir) as entries:
-            for entry in entries:
-                if entry.name.endswith(".json") and entry.is_file():
-                    sizes.append(entry.stat().st_size)
-                    if len(sizes) >= SAMPLE_FILES:
-                        break
+        for _, entry in iter_issue_files(root):
+            stored += 1
+            if len(sizes) < SAMPLE_FILES:
+                sizes.append(entry.stat(follow_symlinks=False).st_size)
     except OSError:
         pass
     if not sizes:
         return DEFAULT_BYTES_PER_ISSUE, "default, nothing stored yet"
-    stored = sum(1 for _ in root.issues_dir.glob("*.json"))
     attachments = sum(
         p.stat().st_size for p in root.attachments_dir.rglob("*") if p.is_file()
     ) if root.attachments_dir.is_dir() else 0
-    return int(sum(sizes) / len(sizes) + attachments / max(stored, 1)), f"measured on {stored} stored issues"
+    return int(sum(sizes) / len(sizes) + attachments / stored), f"measured on {stored} stored issues"
 
 
 def check_disk(root: DataRoot, issues_in_scope: int | None) -> Check:

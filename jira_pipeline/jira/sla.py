@@ -5,16 +5,19 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from jira_pipeline.config import Settings
 from jira_pipeline.core.keys import is_valid_issue_key, require_issue_key
-from jira_pipeline.jira.http import ApiClient, JiraError
+from jira_pipeline.jira.http import ApiClient, BulkUnavailable, JiraError, JiraHttpError
 
 SLA_PAGE_SIZE = 50
 SLA_FIELD_TYPE = "com.atlassian.servicedesk:sd-sla-field"
 BULK_ISSUES = 100
+# JSM's runtime info: answers on every site the gateway knows, whatever the account's roles
+SITE_INFO_PATH = "/rest/servicedeskapi/info"
 _CLOUD_ID = re.compile(r"[A-Za-z0-9-]{1,64}\Z", re.ASCII)
 
 
@@ -30,6 +33,8 @@ class JsmSlaClient(ApiClient):
             raise JiraError(f"invalid JIRA_CLOUD_ID: {cloud_id!r:.80}")
         super().__init__(base_url, email, api_token, **kwargs)
         self.cloud_id = cloud_id
+        self._site_known = False
+        self._site_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -54,12 +59,29 @@ class JsmSlaClient(ApiClient):
         if len(wanted) > BULK_ISSUES:
             raise ValueError(f"at most {BULK_ISSUES} issues per bulkfetch")
         path = f"/ex/jira/{self.cloud_id}/rest/api/3/issue/bulkfetch"
-        page = self.post_bulk(path, {"issueIdsOrKeys": wanted, "fields": list(fields)})
+        try:
+            page = self.post_bulk(path, {"issueIdsOrKeys": wanted, "fields": list(fields)})
+        except BulkUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, JiraHttpError) and cause.status == 404:
+                self.require_known_site()
+            raise
         return {
             issue["key"]: issue.get("fields") or {}
             for issue in page.get("issues") or []
             if isinstance(issue, dict) and is_valid_issue_key(issue.get("key"))
         }
+
+    def require_known_site(self) -> None:
+        """After a 404 at the gateway, ask once whether it knows ``JIRA_CLOUD_ID`` at all.
+        Under a cloud id of another site every path answers 404, which would otherwise read
+        as "no SLAs" for every request (and overwrite the stored ones with nothing); here it
+        raises :class:`JiraHttpError` (404 at the gateway: a configuration problem naming
+        ``JIRA_CLOUD_ID``) instead."""
+        with self._site_lock:
+            if not self._site_known:
+                self.get_json(f"/ex/jira/{self.cloud_id}{SITE_INFO_PATH}")
+                self._site_known = True
 
     def get_slas(self, key: str) -> list[dict[str, Any]] | None:
         """All SLA records of ``key`` (every page), or ``None`` when JSM answers 404
@@ -70,6 +92,7 @@ class JsmSlaClient(ApiClient):
             params = {"start": len(records), "limit": SLA_PAGE_SIZE}
             page = self.get_json(path, params=params, not_found_ok=True)
             if page is None:
+                self.require_known_site()
                 return None
             values = page.get("values") or []
             records.extend(values)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from jira_pipeline.analytics.database import write_database
+from jira_pipeline.analytics.database import DATABASE_NAME, write_database
 from jira_pipeline.sandbox.demo_data import write_simulated_raw_store
 from jira_pipeline.sandbox.simulator.data import SimulatedJira
 from jira_pipeline.storage import DataRoot
@@ -122,7 +122,7 @@ def build_demo(root: DataRoot) -> Path:
     """The demo raw store, its tables and its database; returns the database path."""
     write_simulated_raw_store(root, SimulatedJira(**DEMO))
     rebuild_all(root, progress=False, workers=1)
-    return write_database(root.parquet, root.root / "jira.duckdb")
+    return write_database(root.parquet, root.root / DATABASE_NAME)
 
 
 def _cell(value: object) -> str:

@@ -12,6 +12,8 @@ Jira endpoints (Basic auth with the API credentials unless noted)::
     GET  /rest/api/3/myself
     GET  /ex/jira/{cloudId}/rest/servicedeskapi/request/{key}/sla?start=&limit=
                                                        (SLA credentials only; 404 if no SLA)
+    GET  /ex/jira/{cloudId}/rest/servicedeskapi/info            (JSM runtime info; SLA
+                                                       credentials; 404 for another cloud id)
     POST /rest/api/3/issue/bulkfetch       issueIdsOrKeys (≤ 100), fields, expand (lists)
                                            → {expand, issues, issueErrors}; changelog ≤ 40
     POST /rest/api/3/changelog/bulkfetch   issueIdsOrKeys (≤ 1000), maxResults, nextPageToken,
@@ -143,6 +145,7 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
     ("GET", re.compile(r"/rest/api/3/attachment/content/([^/]+)"), "attachment", "api"),
     ("GET", re.compile(r"/rest/api/3/myself"), "myself", "api"),
     ("GET", re.compile(r"/ex/jira/([^/]+)/rest/servicedeskapi/request/([^/]+)/sla"), "sla", "sla"),
+    ("GET", re.compile(r"/ex/jira/([^/]+)/rest/servicedeskapi/info"), "sla_info", "sla"),
     ("POST", re.compile(r"/rest/api/3/issue/bulkfetch"), "issue_bulkfetch", "api"),
     ("POST", re.compile(r"/rest/api/3/changelog/bulkfetch"), "changelog_bulkfetch", "api"),
     (
@@ -495,9 +498,12 @@ class SimulatorServer:
                     "accountType": "atlassian",
                 },
             )
-        # sla
+        # sla, sla_info
         if match.group(1) != self.cloud_id:
             return _errors(404, "No Jira site with this cloud id.")
+        if name == "sla_info":
+            return _json(200, {"version": "10.0.0", "platformVersion": "1001.0.0",
+                               "isLicensedForUse": True})
         page = jira.sla_page(match.group(2), number("start", 0), number("limit", 50))
         if page is None:
             return _Reply(
