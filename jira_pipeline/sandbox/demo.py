@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,16 @@ mutation LaunchBackfill($params: LaunchBackfillParams!) {
   }
 }
 """
+BACKFILL_STATUS_QUERY = """
+query BackfillStatus($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill { status }
+  }
+}
+"""
+BACKFILL_SUCCEEDED = frozenset({"COMPLETED", "COMPLETED_SUCCESS"})
+BACKFILL_ENDED = BACKFILL_SUCCEEDED | {"COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -111,6 +122,44 @@ def launch_backfill(ui_url: str, partition_keys: list[str], title: str) -> str:
     return result["backfillId"]
 
 
+def backfill_status(ui_url: str, backfill_id: str) -> str:
+    """The backfill's ``BulkActionStatus`` (``REQUESTED`` while its runs go on)."""
+    response = requests.post(
+        f"{ui_url}/graphql",
+        json={"query": BACKFILL_STATUS_QUERY, "variables": {"backfillId": backfill_id}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    result = response.json()["data"]["partitionBackfillOrError"]
+    return result.get("status") or result["__typename"]
+
+
+class ReportWhenDone:
+    """Draws the report charts once the demo's backfill has ended well (asked between
+    webhook batches), and says where they are."""
+
+    def __init__(self, ui_url: str, backfill_id: str, data_root: Path) -> None:
+        self.ui_url, self.backfill_id, self.data_root = ui_url, backfill_id, data_root
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        status = backfill_status(self.ui_url, self.backfill_id)
+        if status not in BACKFILL_ENDED:
+            return
+        self.done = True
+        if status not in BACKFILL_SUCCEEDED:
+            print(f"backfill ended {status}: no report drawn (see the Dagster UI)", flush=True)
+            return
+        from jira_pipeline.analytics.report import write_report  # matplotlib: only here
+        from jira_pipeline.storage.paths import DataRoot
+
+        charts = write_report(DataRoot(self.data_root), self.data_root / "report")
+        print("backfill done; report charts:\n" + "\n".join(f"  {p}" for p in charts),
+              flush=True)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -168,7 +217,8 @@ def run_demo(args: argparse.Namespace) -> int:
             wait_http_ok(f"{ui_url}/server_info", timeout=180, process=dagster)
             backfill_id = launch_backfill(ui_url, months, "demo: every simulated month")
             _print_banner(ui_url, backfill_id, data_root, logs)
-            _stream_webhooks(f"{receiver_url}/webhooks/jira", secret, jira, args.rate, args.seed)
+            _stream_webhooks(f"{receiver_url}/webhooks/jira", secret, jira, args.rate, args.seed,
+                             ReportWhenDone(ui_url, backfill_id, data_root))
         except KeyboardInterrupt:
             for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not
                 signal.signal(signum, signal.SIG_IGN)  # cut the cleanup short
@@ -195,17 +245,21 @@ def _print_banner(ui_url: str, backfill_id: str, data_root: Path, logs: Path) ->
         f"DuckDB:         {venv_script('python')} -c \"import duckdb; "
         f"duckdb.sql(\\\"{query}\\\").show()\"\n"
         f"                or: JIRA_DATA_ROOT={data_root} {venv_script('jira-pipeline')} duckdb\n"
-        f"Report (PNG):   {data_root / 'report'}  (once the backfill is done: "
-        f"JIRA_DATA_ROOT={data_root} {venv_script('jira-pipeline')} report --out "
-        f"{data_root / 'report'}; questions answered: docs/analyst_guide.md)\n"
+        f"Report (PNG):   {data_root / 'report'}  (drawn when the backfill is done; again "
+        f"later: JIRA_DATA_ROOT={data_root} {venv_script('jira-pipeline')} report --out "
+        f"DIR; questions answered: docs/analyst_guide.md)\n"
         f"Logs:           {logs}\n"
         "Streaming webhooks from the simulator; Ctrl-C stops everything.\n",
         flush=True,
     )
 
 
-def _stream_webhooks(url: str, secret: str, jira: SimulatedJira, rate: float, seed: int) -> None:
-    """Send webhooks at ``rate``/s in batches, forever (until Ctrl-C)."""
+def _stream_webhooks(
+    url: str, secret: str, jira: SimulatedJira, rate: float, seed: int,
+    after_batch: Callable[[], None],
+) -> None:
+    """Send webhooks at ``rate``/s in batches, forever (until Ctrl-C), calling
+    ``after_batch`` between batches."""
     batch = max(1, int(rate * 10))
     sent = 0
     while True:
@@ -215,4 +269,5 @@ def _stream_webhooks(url: str, secret: str, jira: SimulatedJira, rate: float, se
         print(f"webhooks sent: {sent} (last batch: {summary.accepted} accepted, "
               f"{summary.duplicates} duplicates, {summary.failed} failed; {', '.join(kinds)})",
               flush=True)
+        after_batch()
 
