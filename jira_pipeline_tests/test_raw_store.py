@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from jira_pipeline.cli import main as cli_main
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.raw_format import ZSTD_MAGIC, encode_record, record_json
+from jira_pipeline.storage.raw_format import (
+    CREATED_HEADER,
+    ZSTD_MAGIC,
+    encode_record,
+    record_created,
+    record_json,
+)
 from jira_pipeline.storage.raw_store import (
     MAX_ATTACHMENT_NAME_BYTES,
     attachment_path,
@@ -232,7 +238,9 @@ def test_records_are_compressed_json_with_created_first(data_root: DataRoot) -> 
     issue = make_issue(created="2024-03-01T08:00:00.000+0000", description="x" * 5000)
     path = save_issue(data_root, issue).path
     data = path.read_bytes()
-    assert data.startswith(ZSTD_MAGIC) and len(data) < 1000  # 5,000 x's compress away
+    assert data.startswith(CREATED_HEADER) and len(data) < 1000  # 5,000 x's compress away
+    assert record_created(data[:64]) == "2024-03-01T08:00:00.000+0000"  # no decompression
+    assert ZSTD_MAGIC in data[:64]
     text = record_json(data)
     assert text.startswith(b'{"id":"10001","key":"SUPPORT-1","fields":{"created":"2024-03-01')
     assert orjson.loads(text)["fields"] == {**issue["fields"]}

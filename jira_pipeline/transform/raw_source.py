@@ -19,8 +19,9 @@ from jira_pipeline.jira.keys import require_issue_key
 from jira_pipeline.storage.paths import LEGACY_ISSUE_SUFFIX, DataRoot, issue_file_parts
 from jira_pipeline.storage.raw_format import (
     CREATED_FIRST,
-    ZSTD_MAGIC,
     UnreadableRecord,
+    is_compressed,
+    record_created,
     record_json,
 )
 from jira_pipeline.storage.raw_store import iter_issue_files
@@ -144,12 +145,18 @@ def _read_all(fd: int, size: int) -> bytes:
 def _read_head(path: str) -> bytes:
     """The first bytes of a raw record, as JSON text (plain system calls: a Python file
     object costs as much as the read, and a cold rebuild reads every raw file's head).
-    A compressed record is read whole (a few KB); a plain one up to ``_HINT_BYTES``."""
+    A compressed record with a ``CREATED_HEADER`` gives its ``fields.created`` without
+    being decompressed (as the JSON text that starts such a record's ``fields``); one
+    without is read and decompressed whole (a few KB); a plain one is read up to
+    ``_HINT_BYTES``."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         head = os.read(fd, _HINT_BYTES)
-        if not head.startswith(ZSTD_MAGIC):
+        if not is_compressed(head):
             return head
+        created = record_created(head)
+        if created is not None:
+            return CREATED_FIRST + orjson.dumps(created)[1:]
         return record_json(_read_all_from(fd, head))
     except UnreadableRecord as exc:
         raise UnreadableRawIssue(str(exc)) from None
