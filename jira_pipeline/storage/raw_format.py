@@ -5,9 +5,10 @@ A simulated issue with renderedFields and changelog is ~46 KB as indented JSON a
 on disk like this, and decompressing costs less than parsing. Records written before this
 format (plain JSON, indented) are read as they are: the first bytes tell which is which.
 
-``fields.created`` is written as the first key of ``fields``, and also, uncompressed, in a
-zstd skippable frame before the record's frame (``CREATED_HEADER``: ``zstd -dc`` skips
-it): the rebuild groups a cold store by month from each file's first bytes without
+``fields.created`` is written as the first key of ``fields``. It is also written, with
+whether the record is a tombstone, as a small JSON object in a zstd skippable frame before
+the record's frame (``RECORD_HEADER``; ``zstd -dc`` skips it): the rebuild groups a cold
+store by month, and the month checks tell tombstones, from each file's first bytes without
 decompressing it (decompressing every record twice, once to group and once to build,
 made the rebuild ~17% slower per issue than plain JSON)."""
 
@@ -19,10 +20,12 @@ from typing import Any
 import orjson
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-# A skippable frame (RFC 8878 §3.1.2, magic 0x184D2A5?, 4-byte size, payload) holding the
-# record's ``fields.created`` as written: read without decompressing anything.
-CREATED_HEADER = b"\x50\x2a\x4d\x18"
-_MAX_HEADER_BYTES = 64
+# A skippable frame (RFC 8878 §3.1.2, magic 0x184D2A5?, 4-byte size, payload) holding
+# ``{"created": fields.created, "deleted": true}`` (keys only when they apply): read
+# without decompressing anything.
+RECORD_HEADER = b"\x50\x2a\x4d\x18"
+HEADER_READ_BYTES = 256  # enough of a file to hold its whole header
+_MAX_HEADER_PAYLOAD = HEADER_READ_BYTES - 8
 COMPRESSION_LEVEL = 3  # higher levels save ~10% more bytes for 2-3x the CPU per write
 CREATED_FIRST = b'"fields":{"created":"'  # how encode_record starts the top-level fields
 MAX_RECORD_BYTES = 1 << 30  # a frame claiming more is corrupt, not an issue
@@ -35,38 +38,44 @@ class UnreadableRecord(ValueError):
 def encode_record(record: dict[str, Any]) -> bytes:
     """The bytes stored for ``record`` (same record → same bytes)."""
     fields = record.get("fields")
-    header = b""
+    facts: dict[str, Any] = {}
     if isinstance(fields, dict) and "created" in fields:
         record = {**record, "fields": {"created": fields["created"], **fields}}
-        created = fields["created"]
-        if isinstance(created, str) and len(created.encode()) <= _MAX_HEADER_BYTES:
-            payload = created.encode()
-            header = CREATED_HEADER + len(payload).to_bytes(4, "little") + payload
+        if isinstance(fields["created"], str):
+            facts["created"] = fields["created"]
+    if record.get("_deleted_at"):
+        facts["deleted"] = True
+    payload = orjson.dumps(facts)
+    header = b""
+    if len(payload) <= _MAX_HEADER_PAYLOAD:
+        header = RECORD_HEADER + len(payload).to_bytes(4, "little") + payload
     return header + _codec().compress(orjson.dumps(record), asbytes=True)
 
 
 def is_compressed(data: bytes) -> bool:
     """Whether stored bytes are this format (zstd frames) rather than plain JSON."""
-    return data.startswith(ZSTD_MAGIC) or data.startswith(CREATED_HEADER)
+    return data.startswith(ZSTD_MAGIC) or data.startswith(RECORD_HEADER)
 
 
-def record_created(data: bytes) -> str | None:
-    """``fields.created`` from the header of stored bytes (their first bytes suffice),
-    or ``None`` when they have none (plain JSON, records written before the header)."""
-    if not data.startswith(CREATED_HEADER) or len(data) < 8:
+def record_header(data: bytes) -> dict[str, Any] | None:
+    """The header facts of stored bytes (their first ``HEADER_READ_BYTES`` suffice):
+    ``created`` (absent: the record has none), ``deleted`` (a tombstone); ``None`` when
+    the bytes have no header (plain JSON, records written before the header)."""
+    if not data.startswith(RECORD_HEADER) or len(data) < 8:
         return None
     size = int.from_bytes(data[4:8], "little")
-    if size > _MAX_HEADER_BYTES or len(data) < 8 + size:
+    if size > _MAX_HEADER_PAYLOAD or len(data) < 8 + size:
         return None
     try:
-        return data[8:8 + size].decode()
-    except UnicodeDecodeError:
+        facts = orjson.loads(data[8:8 + size])
+    except orjson.JSONDecodeError:
         return None
+    return facts if isinstance(facts, dict) else None
 
 
 def _without_header(data: bytes) -> bytes:
-    """The zstd frame of stored bytes, after the skippable ``CREATED_HEADER`` frame."""
-    if not data.startswith(CREATED_HEADER):
+    """The zstd frame of stored bytes, after the skippable ``RECORD_HEADER`` frame."""
+    if not data.startswith(RECORD_HEADER):
         return data
     if len(data) < 8:
         raise UnreadableRecord("truncated zstd frame")

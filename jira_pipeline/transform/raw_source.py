@@ -21,7 +21,7 @@ from jira_pipeline.storage.raw_format import (
     CREATED_FIRST,
     UnreadableRecord,
     is_compressed,
-    record_created,
+    record_header,
     record_json,
 )
 from jira_pipeline.storage.raw_store import iter_issue_files
@@ -111,12 +111,21 @@ def read_raw_issue(root: DataRoot, key: str, *,
 def raw_version(root: DataRoot, key: str) -> tuple[int, int, int] | None:
     """(inode, mtime, size) of the raw file ``key`` now (``None``: no file): every save
     replaces the file, so a new version has a new inode even within one mtime tick."""
+    found = _stat_raw_file(root, key)
+    if found is None:
+        return None
+    stat = found[1]
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _stat_raw_file(root: DataRoot, key: str) -> tuple[str, os.stat_result] | None:
+    """(path, ``lstat``) of the file holding ``key``'s record now (``None``: none)."""
     for relative in _issue_paths(key):
+        path = f"{_issues_dir(root)}/{relative}"
         try:
-            stat = os.stat(f"{_issues_dir(root)}/{relative}", follow_symlinks=False)
+            return path, os.stat(path, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
     return None
 
 
@@ -145,7 +154,7 @@ def _read_all(fd: int, size: int) -> bytes:
 def _read_head(path: str) -> bytes:
     """The first bytes of a raw record, as JSON text (plain system calls: a Python file
     object costs as much as the read, and a cold rebuild reads every raw file's head).
-    A compressed record with a ``CREATED_HEADER`` gives its ``fields.created`` without
+    A compressed record with a ``RECORD_HEADER`` gives its ``fields.created`` without
     being decompressed (as the JSON text that starts such a record's ``fields``); one
     without is read and decompressed whole (a few KB); a plain one is read up to
     ``_HINT_BYTES``."""
@@ -154,8 +163,8 @@ def _read_head(path: str) -> bytes:
         head = os.read(fd, _HINT_BYTES)
         if not is_compressed(head):
             return head
-        created = record_created(head)
-        if created is not None:
+        created = (record_header(head) or {}).get("created")
+        if isinstance(created, str):
             return CREATED_FIRST + orjson.dumps(created)[1:]
         return record_json(_read_all_from(fd, head))
     except UnreadableRecord as exc:
@@ -248,6 +257,37 @@ def raw_months(root: DataRoot, index: MonthIndex, *,
     if gone:
         index.drop_raw(gone)
     return {key: entry[0] for key, entry in current.items()}
+
+
+def indexed_month_keys(root: DataRoot, index: MonthIndex, month: str) -> set[str]:
+    """Keys of the raw files of ``month`` as the index's cache has them (every file the
+    pipeline wrote and transformed, or rebuilt from), each re-checked: a file whose
+    mtime or size changed has its month read again, a vanished one is dropped; the cache
+    is refreshed. A raw file the cache never saw (placed by hand, not yet transformed) is
+    not found here: :func:`raw_months` lists the whole store for that, which costs
+    seconds per call at 1,000,000 files, too much for every month run."""
+    keys: set[str] = set()
+    changed: dict[str, RawEntry] = {}
+    gone: list[str] = []
+    for key, (_, mtime_ns, size) in index.raw_entries_of_month(month).items():
+        found = _stat_raw_file(root, key)
+        if found is None:
+            gone.append(key)
+            continue
+        path, stat = found
+        if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
+            now, readable = file_month(path)
+            if not readable:
+                log.warning("raw issue %s is not readable; skipped", key)
+            changed[key] = (now, stat.st_mtime_ns, stat.st_size)
+            if now != month:
+                continue
+        keys.add(key)
+    if changed:
+        index.put_raw(changed)
+    if gone:
+        index.drop_raw(gone)
+    return keys
 
 
 def file_month(path: str) -> tuple[str | None, bool]:
