@@ -6,8 +6,6 @@ header of its record)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from jira_pipeline.storage.paths import DataRoot, check_month
 from jira_pipeline.storage.raw_store import is_stored_tombstone
 from jira_pipeline.transform.month_index import MonthIndex
@@ -18,11 +16,7 @@ def stored_keys_by_month(root: DataRoot) -> dict[str, set[str]]:
     """``{month: keys}`` of every stored issue file, tombstones included."""
     with MonthIndex(root) as index:
         months = raw_months(root, index)
-    by_month: dict[str, set[str]] = defaultdict(set)
-    for key, month in months.items():
-        if month:
-            by_month[month].add(key)
-    return dict(by_month)
+    return {month: set(keys) for month, keys in months.items() if month}
 
 
 def live_keys_of_month(root: DataRoot, month: str) -> set[str]:
