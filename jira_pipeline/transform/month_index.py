@@ -181,14 +181,16 @@ class MonthIndex:
 
 
 def write_month_indexed(index: MonthIndex, month: str, tables: Mapping[str, pa.Table], *,
-                        incoming: set[str], drop_keys: set[str] | None) -> MonthResult:
+                        incoming: set[str], drop_keys: set[str] | None,
+                        presorted: bool = False) -> MonthResult:
     """:func:`write_month` under the month's lock, keeping the index's promise: the pairs
     of ``incoming`` (the issues ``tables`` hold) are added before the files are written,
     and those of the dropped rows (``drop_keys``; ``None``: every row of the month) that
-    did not come back are removed after."""
+    did not come back are removed after. ``presorted``: see :func:`write_month`."""
     with month_lock(index.root, month):
         index.add_to_month(month, incoming)
         dropped = index.keys_in_month(month) if drop_keys is None else drop_keys
-        result = write_month(index.root, month, tables, drop_keys=drop_keys)
+        result = write_month(index.root, month, tables, drop_keys=drop_keys,
+                             presorted=presorted)
         index.remove_from_month(month, dropped - incoming)
     return result
