@@ -1,13 +1,11 @@
 """Which stored issues belong to a month, for the asset checks and the deletion sweep.
 
 Months come from the transform's per-file cache (:func:`raw_months`: re-read only files
-whose mtime or size changed); whether a record is a tombstone, from the raw store (the
-header of its record)."""
+whose mtime or size changed); whether a record is a tombstone, from its header."""
 
 from __future__ import annotations
 
 from jira_pipeline.storage.paths import DataRoot, check_month
-from jira_pipeline.storage.raw_store import is_stored_tombstone
 from jira_pipeline.transform.month_index import MonthIndex
 from jira_pipeline.transform.raw_source import indexed_month_keys, raw_months
 
@@ -25,4 +23,4 @@ def live_keys_of_month(root: DataRoot, month: str) -> set[str]:
     listing a 1,000,000-file store each time cost most of a webhook's freshness)."""
     with MonthIndex(root) as index:
         keys = indexed_month_keys(root, index, check_month(month))
-    return {key for key in keys if not is_stored_tombstone(root, key)}
+    return {key for key, tombstone in keys.items() if not tombstone}

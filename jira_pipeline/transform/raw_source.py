@@ -20,13 +20,14 @@ from jira_pipeline.jira.keys import require_issue_key
 from jira_pipeline.storage.paths import LEGACY_ISSUE_SUFFIX, DataRoot, issue_file_parts
 from jira_pipeline.storage.raw_format import (
     CREATED_FIRST,
+    HEADER_READ_BYTES,
     UnreadableRecord,
     is_compressed,
     record_header,
     record_json,
 )
 from jira_pipeline.storage.raw_store import iter_issue_files
-from jira_pipeline.transform.rows import RawIssue, created_month, issue_month
+from jira_pipeline.transform.rows import RawIssue, created_month, is_deleted, issue_month
 
 if TYPE_CHECKING:  # a rebuild's worker processes read raw files but never the index
     from jira_pipeline.transform.month_index import MonthIndex, RawEntry
@@ -286,14 +287,15 @@ def _settle(index: MonthIndex, found: list[_Found], hints: Iterator[tuple[str | 
         index.put_raw(changed)
 
 
-def indexed_month_keys(root: DataRoot, index: MonthIndex, month: str) -> set[str]:
-    """Keys of the raw files of ``month`` as the index's cache has them (every file the
-    pipeline wrote and transformed, or rebuilt from), each re-checked: a file whose
-    mtime or size changed has its month read again, a vanished one is dropped; the cache
-    is refreshed. A raw file the cache never saw (placed by hand, not yet transformed) is
-    not found here: :func:`raw_months` lists the whole store for that, which costs
-    seconds per call at 1,000,000 files, too much for every month run."""
-    keys: set[str] = set()
+def indexed_month_keys(root: DataRoot, index: MonthIndex, month: str) -> dict[str, bool]:
+    """``{key: is a tombstone}`` of the raw files of ``month`` as the index's cache has
+    them (every file the pipeline wrote and transformed, or rebuilt from), each
+    re-checked: a file whose mtime or size changed has its month read again, a vanished
+    one is dropped; the cache is refreshed. A raw file the cache never saw (placed by
+    hand, not yet transformed) is not found here: :func:`raw_months` lists the whole
+    store for that, which costs seconds per call at 1,000,000 files, too much for every
+    month run. Tombstones are told by the record header (:func:`_is_tombstone_file`)."""
+    keys: dict[str, bool] = {}
     changed: dict[str, RawEntry] = {}
     gone: list[str] = []
     for key, (_, mtime_ns, size) in index.raw_entries_of_month(month).items():
@@ -309,12 +311,31 @@ def indexed_month_keys(root: DataRoot, index: MonthIndex, month: str) -> set[str
             changed[key] = (now, stat.st_mtime_ns, stat.st_size)
             if now != month:
                 continue
-        keys.add(key)
+        keys[key] = _is_tombstone_file(path)
     if changed:
         index.put_raw(changed)
     if gone:
         index.drop_raw(gone)
     return keys
+
+
+def _is_tombstone_file(path: str) -> bool:
+    """Whether the record at ``path`` is a tombstone, from its header's first bytes (a
+    record without a header is parsed; an unreadable one is not a tombstone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        head = os.read(fd, HEADER_READ_BYTES)
+        header = record_header(head)
+        if header is not None:
+            return bool(header.get("deleted"))
+        return is_deleted(parse_issue_bytes(_read_all_from(fd, head)))
+    except (OSError, UnreadableRawIssue):
+        return False
+    finally:
+        os.close(fd)
 
 
 def file_month(path: str) -> tuple[str | None, bool]:
