@@ -14,10 +14,18 @@ from hypothesis import strategies as st
 
 from jira_pipeline.cli import main as cli_main
 from jira_pipeline.storage import DataRoot
-from jira_pipeline.storage.raw_format import ZSTD_MAGIC, encode_record, record_json
+from jira_pipeline.storage.raw_format import (
+    HEADER_READ_BYTES,
+    RECORD_HEADER,
+    ZSTD_MAGIC,
+    encode_record,
+    record_header,
+    record_json,
+)
 from jira_pipeline.storage.raw_store import (
     MAX_ATTACHMENT_NAME_BYTES,
     attachment_path,
+    is_stored_tombstone,
     is_tombstone,
     iter_issue_keys,
     load_field_list,
@@ -107,6 +115,7 @@ def test_tombstone_keeps_the_issue_and_removes_its_attachments(data_root: DataRo
     assert tombstone_issue(data_root, "SUPPORT-1")
     stored = load_issue(data_root, "SUPPORT-1")
     assert is_tombstone(stored) and stored["fields"]["summary"] == "Printer on fire"
+    assert is_stored_tombstone(data_root, "SUPPORT-1")  # told by the record's header
     assert not file.parent.exists()
     assert not tombstone_issue(data_root, "SUPPORT-1")  # already one
     assert not tombstone_issue(data_root, "SUPPORT-2")  # never stored: nothing to mark
@@ -114,6 +123,8 @@ def test_tombstone_keeps_the_issue_and_removes_its_attachments(data_root: DataRo
     # A later successful fetch brings it back (it was a permission problem after all).
     assert save_issue(data_root, make_issue(updated="2024-01-01T00:00:00.000+0000")).written
     assert not is_tombstone(load_issue(data_root, "SUPPORT-1"))
+    assert not is_stored_tombstone(data_root, "SUPPORT-1")
+    assert not is_stored_tombstone(data_root, "SUPPORT-2")
 
 
 def test_concurrent_saves_leave_the_newest_and_valid_json(data_root: DataRoot) -> None:
@@ -232,7 +243,10 @@ def test_records_are_compressed_json_with_created_first(data_root: DataRoot) -> 
     issue = make_issue(created="2024-03-01T08:00:00.000+0000", description="x" * 5000)
     path = save_issue(data_root, issue).path
     data = path.read_bytes()
-    assert data.startswith(ZSTD_MAGIC) and len(data) < 1000  # 5,000 x's compress away
+    assert data.startswith(RECORD_HEADER) and len(data) < 1000  # 5,000 x's compress away
+    header = record_header(data[:HEADER_READ_BYTES])  # read without decompressing
+    assert header == {"created": "2024-03-01T08:00:00.000+0000"}
+    assert ZSTD_MAGIC in data[:HEADER_READ_BYTES]
     text = record_json(data)
     assert text.startswith(b'{"id":"10001","key":"SUPPORT-1","fields":{"created":"2024-03-01')
     assert orjson.loads(text)["fields"] == {**issue["fields"]}

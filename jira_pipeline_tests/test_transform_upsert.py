@@ -253,3 +253,26 @@ def test_a_newer_raw_version_upserted_meanwhile_is_never_overwritten(
     summary = upsert_issues(root, ["SUP-1"])
     assert raced == ["2024-03"] and summary.issues_written == 1
     assert read_table(root, "issues").column("summary").to_pylist() == ["B's v3"]
+
+
+def test_raw_store_check_sees_changes_the_tables_have_not(root: DataRoot):
+    """The month check compares the month's issue rows with the raw files the index knows,
+    re-checked on disk: a tombstone, a moved ``created`` or a vanished file that no upsert
+    has applied yet shows as a difference."""
+    from jira_pipeline.orchestration.table_checks import issues_vs_raw
+
+    for number in (1, 2, 3, 4):
+        write_raw(root, variant(f"SUP-{number}", "2024-01-10T10:00:00.000+0000"))
+    upsert_issues(root, ["SUP-1", "SUP-2", "SUP-3", "SUP-4"])
+    assert issues_vs_raw(root, "2024-01") == {"missing_from_table": [], "not_in_raw_store": []}
+    tombstone = variant("SUP-1", "2024-01-10T10:00:00.000+0000")
+    tombstone["_deleted_at"] = "2024-06-01T00:00:00+00:00"
+    write_raw(root, tombstone)
+    write_raw(root, variant("SUP-2", "2024-05-01T00:00:00.000+0000"))  # created moved
+    root.issue_file("SUP-3").unlink()
+    assert issues_vs_raw(root, "2024-01") == {
+        "missing_from_table": [], "not_in_raw_store": ["SUP-1", "SUP-2", "SUP-3"]}
+    upsert_issues(root, ["SUP-1", "SUP-2", "SUP-3"])
+    assert issues_vs_raw(root, "2024-01") == {"missing_from_table": [], "not_in_raw_store": []}
+    assert keys_in(root, "2024-01") == ["SUP-4"]
+    assert issues_vs_raw(root, "2024-05") == {"missing_from_table": [], "not_in_raw_store": []}

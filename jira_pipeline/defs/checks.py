@@ -35,7 +35,8 @@ DESCRIPTIONS = {
     "child_rows_reference_issues": "Every comment, attachment, changelog, link and remote link "
     "row belongs to an issue of the same month's issues file.",
     "issues_match_raw_store": "The month's issue rows are exactly its stored, not deleted, "
-    "raw issues.",
+    "raw issues (those the month index files under the month, each re-checked on disk; "
+    "raw files never transformed show after a whole-month run).",
     "intervals_tile_exactly": "Each issue's status stays start at its created time, each "
     "ends where the next begins, only the last is open: [created, now) without gaps or "
     "overlaps.",

@@ -95,19 +95,22 @@ def write_month(
     new: Mapping[str, pa.Table],
     *,
     drop_keys: set[str] | None,
+    presorted: bool = False,
 ) -> MonthResult:
-    """Replace the rows of ``drop_keys`` (``None``: every row) in ``month`` by ``new``.
-    The files are handled side by side in threads: their fsyncs then overlap (the
-    filesystem commits them together, several times faster than one after another) and
-    Parquet reading and encoding release the GIL. Each file is still replaced atomically
-    on its own."""
+    """Replace the rows of ``drop_keys`` (``None``: every row) in ``month`` by ``new``
+    (``presorted``: its tables are already sorted by primary key, as a rebuild builds
+    them, one table at a time, so that a whole month is never held both unsorted and
+    sorted). The files are handled side by side in threads: their fsyncs then overlap
+    (the filesystem commits them together, several times faster than one after another)
+    and Parquet reading and encoding release the GIL. Each file is still replaced
+    atomically on its own."""
     drop = pa.array(sorted(drop_keys), pa.string()) if drop_keys is not None else None
 
     def update(name: str) -> tuple[pa.Table | None, bool]:
         """(the table's rows now, whether its file was written or removed)."""
         path = month_path(root, name, month)
         old = read_month_table(root, name, month)
-        merged = _merge(name, old, new.get(name), drop)
+        merged = _merge(name, old, new.get(name), drop, presorted=presorted)
         if merged is None:
             if old is None:
                 return None, False
@@ -119,7 +122,7 @@ def write_month(
         _write_atomically(merged, path)
         return merged, True
 
-    outcomes = list(_file_threads(os.getpid()).map(update, TABLES))
+    outcomes = list(_file_threads(os.getpid(), FILE_THREADS).map(update, TABLES))
     result = MonthResult(month)
     for name, (merged, changed) in zip(TABLES, outcomes, strict=True):
         path = month_path(root, name, month)
@@ -131,19 +134,26 @@ def write_month(
     return result
 
 
+# Files of a month written at once; a rebuild worker lowers it (month_build.start_worker).
+FILE_THREADS = len(TABLES)
+
+
 @functools.cache
-def _file_threads(pid: int) -> ThreadPoolExecutor:
+def _file_threads(pid: int, threads: int) -> ThreadPoolExecutor:
     """One long-lived pool per process (``pid``: threads do not survive a fork): starting
     a thread per file per write costs more than a one-issue upsert's own work on a busy host."""
-    return ThreadPoolExecutor(len(TABLES), thread_name_prefix=f"month-files-{pid}")
+    return ThreadPoolExecutor(threads, thread_name_prefix=f"month-files-{pid}")
 
 
 def _merge(name: str, old: pa.Table | None, added: pa.Table | None,
-           drop: pa.Array | None) -> pa.Table | None:
+           drop: pa.Array | None, *, presorted: bool = False) -> pa.Table | None:
     """The month's rows after the change (``old`` itself when nothing changes; ``None``
     when no row is left). The replaced rows are compared with their replacement first,
     which spares re-sorting a whole month when an issue's rows did not change."""
-    added = sort_rows(added, name) if added is not None and added.num_rows else None
+    if added is not None and not added.num_rows:
+        added = None
+    elif added is not None and not presorted:
+        added = sort_rows(added, name)
     kept = None
     if old is not None and drop is not None:
         replaced = pc.is_in(old.column("issue_key"), value_set=drop)

@@ -12,7 +12,7 @@ in about a millisecond instead.
   crash leaves extra pairs (a harmless extra month to clean next time), never a missing one.
 - ``raw_months(issue_key, month, mtime_ns, size)``: a cache of each raw file's month,
   valid while the file's mtime and size are unchanged (month-wide rebuilds read it instead
-  of parsing every raw file).
+  of parsing every raw file; the month checks ask it which raw files are of a month).
 
 Lost or deleted, the index is rebuilt from the issues tables' ``issue_key`` columns. It
 runs with ``synchronous=NORMAL``: a power cut (not a process crash) may lose its last
@@ -47,6 +47,7 @@ CREATE INDEX IF NOT EXISTS parquet_months_by_month ON parquet_months (month);
 CREATE TABLE IF NOT EXISTS raw_months (
     issue_key TEXT PRIMARY KEY, month TEXT, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS raw_months_by_month ON raw_months (month);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 """
 RawEntry = tuple[str | None, int, int]  # (month, mtime_ns, size)
@@ -162,6 +163,13 @@ class MonthIndex:
         rows = self._db.execute("SELECT issue_key, month, mtime_ns, size FROM raw_months")
         return {key: (month, mtime_ns, size) for key, month, mtime_ns, size in rows}
 
+    def raw_entries_of_month(self, month: str) -> dict[str, RawEntry]:
+        """The cached raw files of ``month`` (``raw_months_by_month``: no scan of a
+        1,000,000-row table per month run)."""
+        rows = self._db.execute(
+            "SELECT issue_key, month, mtime_ns, size FROM raw_months WHERE month = ?", (month,))
+        return {key: (month, mtime_ns, size) for key, month, mtime_ns, size in rows}
+
     def put_raw(self, entries: dict[str, RawEntry]) -> None:
         with self._transaction() as db:
             db.executemany("INSERT OR REPLACE INTO raw_months VALUES (?, ?, ?, ?)",
@@ -173,14 +181,16 @@ class MonthIndex:
 
 
 def write_month_indexed(index: MonthIndex, month: str, tables: Mapping[str, pa.Table], *,
-                        incoming: set[str], drop_keys: set[str] | None) -> MonthResult:
+                        incoming: set[str], drop_keys: set[str] | None,
+                        presorted: bool = False) -> MonthResult:
     """:func:`write_month` under the month's lock, keeping the index's promise: the pairs
     of ``incoming`` (the issues ``tables`` hold) are added before the files are written,
     and those of the dropped rows (``drop_keys``; ``None``: every row of the month) that
-    did not come back are removed after."""
+    did not come back are removed after. ``presorted``: see :func:`write_month`."""
     with month_lock(index.root, month):
         index.add_to_month(month, incoming)
         dropped = index.keys_in_month(month) if drop_keys is None else drop_keys
-        result = write_month(index.root, month, tables, drop_keys=drop_keys)
+        result = write_month(index.root, month, tables, drop_keys=drop_keys,
+                             presorted=presorted)
         index.remove_from_month(month, dropped - incoming)
     return result

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,14 @@ from jira_pipeline.core.keys import require_issue_key
 from jira_pipeline.storage.paths import LEGACY_ISSUE_SUFFIX, DataRoot, issue_file_parts
 from jira_pipeline.storage.raw_format import (
     CREATED_FIRST,
-    ZSTD_MAGIC,
+    HEADER_READ_BYTES,
     UnreadableRecord,
+    is_compressed,
+    record_header,
     record_json,
 )
 from jira_pipeline.storage.raw_store import iter_issue_files
-from jira_pipeline.transform.rows import RawIssue, created_month, issue_month
+from jira_pipeline.transform.rows import RawIssue, created_month, is_deleted, issue_month
 
 if TYPE_CHECKING:  # a rebuild's worker processes read raw files but never the index
     from jira_pipeline.transform.month_index import MonthIndex, RawEntry
@@ -110,12 +113,21 @@ def read_raw_issue(root: DataRoot, key: str, *,
 def raw_version(root: DataRoot, key: str) -> tuple[int, int, int] | None:
     """(inode, mtime, size) of the raw file ``key`` now (``None``: no file): every save
     replaces the file, so a new version has a new inode even within one mtime tick."""
+    found = _stat_raw_file(root, key)
+    if found is None:
+        return None
+    stat = found[1]
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _stat_raw_file(root: DataRoot, key: str) -> tuple[str, os.stat_result] | None:
+    """(path, ``lstat``) of the file holding ``key``'s record now (``None``: none)."""
     for relative in _issue_paths(key):
+        path = f"{_issues_dir(root)}/{relative}"
         try:
-            stat = os.stat(f"{_issues_dir(root)}/{relative}", follow_symlinks=False)
+            return path, os.stat(path, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
     return None
 
 
@@ -144,12 +156,18 @@ def _read_all(fd: int, size: int) -> bytes:
 def _read_head(path: str) -> bytes:
     """The first bytes of a raw record, as JSON text (plain system calls: a Python file
     object costs as much as the read, and a cold rebuild reads every raw file's head).
-    A compressed record is read whole (a few KB); a plain one up to ``_HINT_BYTES``."""
+    A compressed record with a ``RECORD_HEADER`` gives its ``fields.created`` without
+    being decompressed (as the JSON text that starts such a record's ``fields``); one
+    without is read and decompressed whole (a few KB); a plain one is read up to
+    ``_HINT_BYTES``."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         head = os.read(fd, _HINT_BYTES)
-        if not head.startswith(ZSTD_MAGIC):
+        if not is_compressed(head):
             return head
+        created = (record_header(head) or {}).get("created")
+        if isinstance(created, str):
+            return CREATED_FIRST + orjson.dumps(created)[1:]
         return record_json(_read_all_from(fd, head))
     except UnreadableRecord as exc:
         raise UnreadableRawIssue(str(exc)) from None
@@ -209,38 +227,115 @@ def month_hint(head: bytes, path: str) -> str | None:
 
 
 def raw_months(root: DataRoot, index: MonthIndex, *,
-               map_files: FileMapper = map) -> dict[str, str | None]:
-    """Month (a :func:`month_hint`) of every raw issue file (``None``: unplaceable or
-    unreadable), from the index's cache where the file's mtime and size are unchanged;
-    the cache is refreshed. The other files' heads are read through ``map_files`` (a
-    rebuild passes its worker pool's ``map``: a cold store has 20,000 heads to read)."""
+               map_files: FileMapper = map) -> dict[str | None, list[str]]:
+    """Keys of every raw issue file by month (a :func:`month_hint`; ``None``: unplaceable
+    or unreadable), from the index's cache where the file's mtime and size are unchanged;
+    the cache is refreshed. Grouped here, since every caller groups: a list slot per key
+    instead of a dict entry (~100 bytes a file at 1,000,000 files). The other files' heads are read through ``map_files`` (a
+    rebuild passes its worker pool's ``map``: a cold store has 1,000,000 heads to read).
+
+    The files are taken ``_MONTHS_BATCH`` at a time (the next batch listed while the pool
+    reads the heads of the one before), so what this process holds besides the answer is
+    one batch's paths and stats, not the whole store's: at 1,000,000 files that was
+    most of the rebuild's main-process peak."""
     cached = index.raw_entries()
-    found: list[tuple[str, RawEntry | None, str, int, int]] = []  # key, cached, path, stat
-    for key, entry in iter_issue_files(root):
-        try:
-            stat = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        known = cached.get(key)
-        if known is not None and known[1:] != (stat.st_mtime_ns, stat.st_size):
-            known = None
-        found.append((key, known, entry.path, stat.st_mtime_ns, stat.st_size))
-    hints = iter(map_files(file_month, [path for _, known, path, _, _ in found if known is None]))
-    current: dict[str, RawEntry] = {}
+    months: dict[str | None, list[str]] = {}
+    pending: tuple[list[_Found], Iterator[tuple[str | None, bool]]] | None = None
+    files = iter_issue_files(root)
+    while batch := list(itertools.islice(files, _MONTHS_BATCH)):
+        found: list[_Found] = []
+        for key, entry in batch:
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            known = cached.pop(key, None)
+            if known is not None and known[1:] != (stat.st_mtime_ns, stat.st_size):
+                known = None
+            found.append((key, known, entry.path, stat.st_mtime_ns, stat.st_size))
+        del batch
+        hints = iter(map_files(file_month, [f[2] for f in found if f[1] is None]))
+        if pending is not None:
+            _settle(index, *pending, months)
+        pending = found, hints
+    if pending is not None:
+        _settle(index, *pending, months)
+    if cached:  # files gone since they were cached
+        index.drop_raw(cached.keys())
+    return months
+
+
+_MONTHS_BATCH = 20_000
+_Found = tuple[str, "RawEntry | None", str, int, int]  # key, cached entry, path, mtime, size
+
+
+def _settle(index: MonthIndex, found: list[_Found], hints: Iterator[tuple[str | None, bool]],
+            months: dict[str | None, list[str]]) -> None:
+    """One batch of :func:`raw_months`: keys of ``found`` into ``months`` (the heads read
+    in ``hints``, in order, for the files the cache did not know), cache refreshed."""
     changed: dict[str, RawEntry] = {}
     for key, known, _, mtime_ns, size in found:
         if known is None:
             month, readable = next(hints)
             if not readable:
                 log.warning("raw issue %s is not readable; skipped", key)
-            known = changed[key] = (month, mtime_ns, size)
-        current[key] = known
+            changed[key] = (month, mtime_ns, size)
+        else:
+            month = known[0]
+        months.setdefault(month, []).append(key)
     if changed:
         index.put_raw(changed)
-    gone = cached.keys() - current.keys()
+
+
+def indexed_month_keys(root: DataRoot, index: MonthIndex, month: str) -> dict[str, bool]:
+    """``{key: is a tombstone}`` of the raw files of ``month`` as the index's cache has
+    them (every file the pipeline wrote and transformed, or rebuilt from), each
+    re-checked: a file whose mtime or size changed has its month read again, a vanished
+    one is dropped; the cache is refreshed. A raw file the cache never saw (placed by
+    hand, not yet transformed) is not found here: :func:`raw_months` lists the whole
+    store for that, which costs seconds per call at 1,000,000 files, too much for every
+    month run. Tombstones are told by the record header (:func:`_is_tombstone_file`)."""
+    keys: dict[str, bool] = {}
+    changed: dict[str, RawEntry] = {}
+    gone: list[str] = []
+    for key, (_, mtime_ns, size) in index.raw_entries_of_month(month).items():
+        found = _stat_raw_file(root, key)
+        if found is None:
+            gone.append(key)
+            continue
+        path, stat = found
+        if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
+            now, readable = file_month(path)
+            if not readable:
+                log.warning("raw issue %s is not readable; skipped", key)
+            changed[key] = (now, stat.st_mtime_ns, stat.st_size)
+            if now != month:
+                continue
+        keys[key] = _is_tombstone_file(path)
+    if changed:
+        index.put_raw(changed)
     if gone:
         index.drop_raw(gone)
-    return {key: entry[0] for key, entry in current.items()}
+    return keys
+
+
+def _is_tombstone_file(path: str) -> bool:
+    """Whether the record at ``path`` is a tombstone, from its header's first bytes (a
+    record without a header is parsed; an unreadable one is not a tombstone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        head = os.read(fd, HEADER_READ_BYTES)
+        header = record_header(head)
+        if header is not None:
+            return bool(header.get("deleted"))
+        return is_deleted(parse_issue_bytes(_read_all_from(fd, head)))
+    except (OSError, UnreadableRawIssue):
+        return False
+    finally:
+        os.close(fd)
 
 
 def file_month(path: str) -> tuple[str | None, bool]:

@@ -17,7 +17,6 @@ import itertools
 import multiprocessing
 import os
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ def rebuild_month(root: DataRoot, month: str, *, dist_dir: Path | None = None) -
     re-file issues the month held that now belong elsewhere, or were deleted)."""
     month = check_month(month)
     with MonthIndex(root) as index:
-        keys = {k for k, m in raw_months(root, index).items() if m == month}
+        keys = set(raw_months(root, index).get(month, ()))
         keys |= index.keys_in_month(month)
     summary = apply_issues(root, keys, replace_months=frozenset({month}), dist_dir=dist_dir)
     return summary.months[month]
@@ -86,15 +85,11 @@ def _rebuild_months(root: DataRoot, summary: RebuildSummary, *, progress: bool,
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if _has_many_raw_files(root) else 1
     with _worker_pool(workers) as pool, MonthIndex(root) as index:
-        by_month: dict[str, list[str]] = defaultdict(list)
         map_files = map if pool is None else functools.partial(pool.map, chunksize=500)
-        for key, month in raw_months(root, index, map_files=map_files).items():
-            if month is None:
-                summary.issues_skipped.append(key)
-            else:
-                by_month[month].append(key)
+        by_month = raw_months(root, index, map_files=map_files)
+        summary.issues_skipped += by_month.pop(None, [])
         on_disk = set().union(*(months_in(root.table_dir(t)) for t in TABLES))
-        jobs = [(m, sorted(by_month.get(m, ()))) for m in
+        jobs = [(m, sorted(by_month.pop(m, ()))) for m in
                 sorted(set(by_month) | index.months() | on_disk)]
         total = sum(len(keys) for _, keys in jobs)
         with tqdm(total=total, unit="issue", disable=not progress, desc="transform") as bar:
