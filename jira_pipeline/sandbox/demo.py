@@ -36,6 +36,7 @@ from jira_pipeline.sandbox.processes import (
 from jira_pipeline.sandbox.simulator import SimulatedJira
 from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.sandbox.simulator.webhooks import send_webhooks
+from jira_pipeline.storage.paths import DataRoot
 
 UI_HOST, UI_PORT = "127.0.0.1", 3000
 BACKFILL_MUTATION = """
@@ -110,27 +111,25 @@ def launch_backfill(ui_url: str, partition_keys: list[str], title: str) -> str:
         "partitionNames": partition_keys,
         "title": title,
     }
-    response = requests.post(
-        f"{ui_url}/graphql",
-        json={"query": BACKFILL_MUTATION, "variables": {"params": params}},
-        timeout=60,
-    )
-    response.raise_for_status()
-    result = response.json()["data"]["launchPartitionBackfill"]
+    result = _graphql(ui_url, BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise RuntimeError(f"backfill refused: {result.get('message', result['__typename'])}")
     return result["backfillId"]
 
 
-def backfill_status(ui_url: str, backfill_id: str) -> str:
-    """The backfill's ``BulkActionStatus`` (``REQUESTED`` while its runs go on)."""
+def _graphql(ui_url: str, query: str, variables: dict) -> dict:
+    """The ``data`` of one query to the webserver's GraphQL API."""
     response = requests.post(
-        f"{ui_url}/graphql",
-        json={"query": BACKFILL_STATUS_QUERY, "variables": {"backfillId": backfill_id}},
-        timeout=30,
+        f"{ui_url}/graphql", json={"query": query, "variables": variables}, timeout=60
     )
     response.raise_for_status()
-    result = response.json()["data"]["partitionBackfillOrError"]
+    return response.json()["data"]
+
+
+def backfill_status(ui_url: str, backfill_id: str) -> str:
+    """The backfill's ``BulkActionStatus`` (``REQUESTED`` while its runs go on)."""
+    query = {"backfillId": backfill_id}
+    result = _graphql(ui_url, BACKFILL_STATUS_QUERY, query)["partitionBackfillOrError"]
     return result.get("status") or result["__typename"]
 
 
@@ -153,7 +152,6 @@ class ReportWhenDone:
             print(f"backfill ended {status}: no report drawn (see the Dagster UI)", flush=True)
             return
         from jira_pipeline.analytics.report import write_report  # matplotlib: only here
-        from jira_pipeline.storage.paths import DataRoot
 
         charts = write_report(DataRoot(self.data_root), self.data_root / "report")
         print("backfill done; report charts:\n" + "\n".join(f"  {p}" for p in charts),
