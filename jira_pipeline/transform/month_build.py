@@ -9,6 +9,9 @@ machinery."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,7 +90,26 @@ def build_month(root: DataRoot, month: str, keys: list[str],
             built.tables[name] = (sort_rows(pa.concat_tables(parts), name) if parts
                                   else SCHEMAS[name].empty_table())
             del parts
+            return_freed_memory()
         return built
+
+
+def return_freed_memory() -> None:
+    """Give the pages of freed heap memory back to the system (glibc's ``malloc_trim``;
+    nothing elsewhere). A month's chunks are hundreds of small Arrow buffers that
+    ``malloc`` carves from its heap; freed after their table is sorted, they leave holes
+    it keeps, so each sorted table used to add to the worker's resident memory: a
+    45,000-issue month peaked at 496 MiB, with the trims at 397 MiB (measured, a few ms
+    per call)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    library = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
 
 
 def start_worker() -> None:
