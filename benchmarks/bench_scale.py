@@ -22,11 +22,8 @@ Times are wall clock on a shared 2-core machine; CPU seconds are given beside th
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -34,8 +31,9 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks import rebuild_child
 from benchmarks.bench_freshness import single_events
-from benchmarks.bench_transform import best, cpu_seconds, timed_rebuild
+from benchmarks.bench_transform import best, timed_rebuild
 from jira_pipeline.sandbox.demo import demo_months
 from jira_pipeline.sandbox.demo_data import simulated_record
 from jira_pipeline.sandbox.simulator import SimulatedJira
@@ -43,7 +41,6 @@ from jira_pipeline.sandbox.simulator.server import SimulatorServer
 from jira_pipeline.storage.paths import DataRoot
 from jira_pipeline.storage.raw_format import encode_record, record_json
 from jira_pipeline.storage.raw_store import load_issue, save_field_list, save_issue
-from jira_pipeline.transform.rebuild import rebuild_all
 from jira_pipeline.transform.rows import created_month
 from jira_pipeline.transform.upsert import upsert_issues
 from jira_pipeline_tests.fixtures.dagster_daemon import running_daemon
@@ -123,17 +120,6 @@ def earlier_format_bytes(records: list[bytes]) -> float:
     return total / len(records)
 
 
-def rebuild_child(root: str) -> None:
-    """Run in a fresh interpreter: a cold ``rebuild_all`` of ``root``; prints wall s, CPU s
-    (workers included), peak RSS KiB of this process and of its largest worker."""
-    started, cpu = time.perf_counter(), cpu_seconds()
-    rebuild_all(DataRoot(Path(root)), progress=False)
-    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(wall, cpu, own, workers)
-
-
 def upsert_latencies(root: DataRoot, keys: list[str]) -> list[float]:
     """Change one issue's summary through the raw store (untimed), time its upsert."""
     timings = []
@@ -186,15 +172,7 @@ def main() -> str:
             loads["rebuild"] = os.getloadavg()[0]
 
             # 2. cold rebuild of everything, fresh process
-            child = subprocess.run(
-                [sys.executable, "-c",
-                 f"from benchmarks.bench_scale import rebuild_child; rebuild_child({str(root.root)!r})"],
-                check=True, capture_output=True, text=True,
-                cwd=Path(__file__).resolve().parents[1],
-            )
-            wall, cpu, own_kib, worker_kib = child.stdout.strip().splitlines()[-1].split()
-            rebuild_wall, rebuild_cpu = float(wall), float(cpu)
-            own_mib, worker_mib = int(own_kib) / 1024, int(worker_kib) / 1024
+            rebuild_wall, rebuild_cpu, own_mib, worker_mib = rebuild_child.run(root.root)
             workers = min(os.cpu_count() or 1, 4)
             rss_total = own_mib + workers * worker_mib
 

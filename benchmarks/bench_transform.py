@@ -18,17 +18,16 @@ zstd-compressed orjson, sharded folders) from the simulator's
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
+from benchmarks import rebuild_child
+from benchmarks.rebuild_child import cpu_seconds, own_cpu_seconds
 from jira_pipeline.compiled import compiled_modules, stale_modules
 from jira_pipeline.sandbox.demo_data import write_simulated_raw_store
 from jira_pipeline.sandbox.simulator.data import SimulatedJira
@@ -57,19 +56,6 @@ def generate(root: DataRoot, sim: SimulatedJira) -> int:
     """Write every simulated issue as a raw-store record; returns the JSON bytes encoded."""
     return write_simulated_raw_store(root, sim)
 
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the rebuild's workers):
-    less sensitive than wall time to other work on the host."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own_cpu_seconds() + children.ru_utime + children.ru_stime
-
-
-def own_cpu_seconds() -> float:
-    """CPU time of this process alone (with workers: the grouping and the writing)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
 
 
 def parse_floor(root: DataRoot) -> tuple[float, float]:
@@ -117,15 +103,6 @@ def link_copies(source: DataRoot, target: DataRoot, copies: int) -> int:
     return count
 
 
-def rss_child(root: str) -> None:
-    """Run in a fresh interpreter: rebuild ``root``; print the peak RSS (KiB) of this
-    process and of its largest worker process."""
-    rebuild_all(DataRoot(Path(root)), progress=False)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(own, workers)
-
-
 def upsert_latencies(root: DataRoot, keys: list[str], series: str) -> list[float]:
     """Change one issue's summary (untimed), then time its upsert; repeated. ``series``
     makes every summary new: an unchanged row would skip the write being measured."""
@@ -166,13 +143,7 @@ def main() -> str:
 
         big = DataRoot(base / "big")
         linked = link_copies(batch, big, RSS_ISSUES // BATCH_ISSUES)
-        child = subprocess.run(
-            [sys.executable, "-c",
-             f"from benchmarks.bench_transform import rss_child; rss_child({str(big.root)!r})"],
-            check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
-        )
-        own_kib, worker_kib = map(int, child.stdout.strip().splitlines()[-1].split())
-        rss_mib, worker_mib = own_kib / 1024, worker_kib / 1024
+        _, _, rss_mib, worker_mib = rebuild_child.run(big.root)
 
         month = DataRoot(base / "month")
         generate(month, SimulatedJira(seed=5, issues=MONTH_ISSUES, projects=("OPS",),
