@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,9 +47,18 @@ BURST_SECONDS = 10.0
 SENDERS = 8
 
 
-def visible_summaries(root: DataRoot) -> dict[str, str]:
+def visible_summaries(root: DataRoot, keys: Iterable[str]) -> dict[str, str]:
+    """``{key: summary}`` of ``keys`` as DuckDB reads the issues table now. Asked by key,
+    as an analyst looking for a ticket would: reading every summary to find one took
+    ~0.75 s at 1,000,000 issues, which the probe, polling every 0.2 s, spent of the two
+    cores the run it waits for needs (the files are sorted by key: DuckDB skips the row
+    groups that cannot hold it)."""
+    keys = sorted(set(keys))
     glob = (root.parquet / "issues" / "*.parquet").as_posix()
-    return dict(duckdb.sql(f"SELECT issue_key, summary FROM read_parquet('{glob}')").fetchall())
+    marks = ", ".join("?" * len(keys))
+    query = f"SELECT issue_key, summary FROM read_parquet('{glob}') WHERE issue_key IN ({marks})"
+    with duckdb.connect() as db:
+        return dict(db.execute(query, keys).fetchall())
 
 
 def post_update(
@@ -71,7 +81,7 @@ def single_events(jira, receiver, root, count: int) -> list[float]:
         for n in range(count):
             key, text = rng.choice(keys), f"freshness probe {n} {uuid.uuid4().hex[:8]}"
             accepted = post_update(jira, receiver, session, key, text)
-            if not wait_for(lambda: visible_summaries(root).get(key) == text,  # noqa: B023
+            if not wait_for(lambda: visible_summaries(root, [key]).get(key) == text,  # noqa: B023
                             timeout=120, interval=0.2):
                 raise RuntimeError(f"{key} not visible after 120 s")
             latencies.append(time.monotonic() - accepted)
@@ -98,7 +108,7 @@ def burst(jira, receiver, root) -> tuple[float, float, int]:
     sent = time.monotonic() - start
 
     def all_visible() -> bool:
-        shown = visible_summaries(root)
+        shown = visible_summaries(root, final)
         return all(shown.get(key) == text for key, text in final.items())
 
     if not wait_for(all_visible, timeout=600, interval=0.5):
