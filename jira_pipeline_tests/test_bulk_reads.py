@@ -14,9 +14,10 @@ import orjson
 import pytest
 
 from jira_pipeline.core.dates import month_of
+from jira_pipeline.ingest import bulk
 from jira_pipeline.ingest.attachments import attachments_complete
-from jira_pipeline.ingest.bulk import READ_WORKERS
-from jira_pipeline.ingest.fetch import refresh_issues
+from jira_pipeline.ingest.bulk import READ_WORKERS, latest_remote_link_change
+from jira_pipeline.ingest.fetch import IssueResult, refresh_issues, store_issue
 from jira_pipeline.ingest.sla_overlay import overlay_sla
 from jira_pipeline.jira.client import RetryPolicy
 from jira_pipeline.maintenance.sla_poll import poll_candidates, poll_sla
@@ -216,6 +217,64 @@ def test_a_429_storm_on_remote_links_does_not_stall_the_other_endpoints(
     summary = result["summary"]
     assert summary.ok and sorted(summary.fetched) == sorted(keys)
     assert all(stored_raw(data_root, k) == served_raw(sim, k) for k in keys)
+
+
+def test_storing_waits_while_the_bound_of_issues_awaiting_their_files_is_reached(
+    make_simulator, data_root: DataRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bulk reads outrun attachment downloads; the issues stored but still waiting for
+    their files are bounded, so a large backfill's memory does not grow with the site.
+    Every file sync is held until storing has to wait for a free slot: that moment must
+    come, with at most the bound plus one issue per reader thread stored. (An unbounded
+    client never waits: the syncs would never be let go.)"""
+    bound = 3
+    server = make_simulator(issues=300)
+    sim: SimulatedJira = server.jira
+    # Issues whose history never touched remote links: stored by the reader threads
+    # themselves, no remote-link reads in between.
+    keys = [k for k in sim.keys()  # noqa: SIM118 (a site, not a dict)
+            if latest_remote_link_change(served_raw(sim, k)) is None]
+    jira, sla = clients_for(server, data_root)
+    lock = threading.Condition()
+    counts = {"stored": 0, "stored_when_full": None}
+    full = threading.Event()
+    plain = threading.BoundedSemaphore
+
+    class ObservedSlots(plain):
+        def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+            if super().acquire(blocking=False):
+                return True
+            with lock:
+                if not full.is_set():
+                    counts["stored_when_full"] = counts["stored"]
+                    full.set()
+            return super().acquire(blocking, timeout)
+
+    # Only the files' slots (sized ``bound``) are observed; other semaphores stay plain.
+    monkeypatch.setattr(bulk.threading, "BoundedSemaphore",
+                        lambda value=1: ObservedSlots(value) if value == bound else plain(value))
+
+    def store(key, issue, links, records) -> IssueResult:
+        result = store_issue(data_root, issue, links, records)
+        with lock:
+            counts["stored"] += 1
+        return result
+
+    gave_up = threading.Event()
+
+    def attach(key, issue, result) -> IssueResult:
+        if not full.wait(timeout=0 if gave_up.is_set() else 60):
+            gave_up.set()  # the others fail at once
+            raise AssertionError("storing never waited for a file slot")
+        return result
+
+    outcomes = bulk.refresh_in_bulk(keys, jira, sla, data_root, per_issue=lambda key: None,
+                                    store=store, attach=attach, parallel=8,
+                                    max_waiting_for_files=bound)
+    assert not outcomes.failed
+    assert sorted(outcomes.results) == sorted(keys) and len(keys) > 10 * bound
+    assert full.is_set()
+    assert counts["stored_when_full"] <= bound + bulk.READ_WORKERS
 
 
 def test_overlay_sla_reads_slas_in_bulk(make_simulator, data_root: DataRoot) -> None:
