@@ -61,13 +61,16 @@ def issue_field_list(jira: JiraClient | None, root: DataRoot) -> list[dict[str, 
 
 class SlaReader:
     """SLA records for many issues at once, with the fewest requests: none for issues
-    outside the service desk or whose own JSON carries SLA values, one JSM bulk view per
-    100 others, and ``/request/{key}/sla`` only for issues that view leaves out."""
+    outside the service desk or whose own JSON carries SLA values, none either for
+    issues of a project where the API account has been shown SLA values (its empty SLA
+    fields then mean no SLA, not "not shown"), one JSM bulk view per 100 others, and
+    ``/request/{key}/sla`` only for issues that view leaves out."""
 
     def __init__(self, jira: JiraClient | None, sla: JsmSlaClient | None, root: DataRoot) -> None:
         self.jira, self.sla, self.root = jira, sla, root
         self._field_ids: list[str] | None = None
         self._lock = threading.Lock()
+        self._projects_shown: set[str] = set()  # the API account saw SLA values there
 
     @property
     def field_ids(self) -> list[str]:
@@ -84,11 +87,16 @@ class SlaReader:
         found: dict[str, list[dict[str, Any]] | None] = {}
         ask = []
         ids = self.field_ids
+        shown = {i["key"]: _project_key(i) for i in issues
+                 if any((i.get("fields") or {}).get(f) is not None for f in ids)}
+        with self._lock:
+            self._projects_shown |= set(shown.values()) - {None}
+            projects_shown = set(self._projects_shown)
         for issue in issues:
             fields = issue.get("fields") or {}
             if not may_have_slas(issue):
                 found[issue["key"]] = []
-            elif any(fields.get(f) is not None for f in ids):
+            elif issue["key"] in shown or _project_key(issue) in projects_shown:
                 found[issue["key"]] = slas_from_fields(fields, ids)
             else:
                 ask.append(issue)
@@ -115,6 +123,10 @@ class SlaReader:
             except BulkUnavailable:
                 return view
         return view
+
+
+def _project_key(issue: dict[str, Any]) -> str | None:
+    return (((issue.get("fields") or {}).get("project")) or {}).get("key")
 
 
 @dataclass
