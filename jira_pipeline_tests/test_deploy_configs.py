@@ -909,6 +909,23 @@ def test_dockerfile_copies_existing_files_and_pins_the_dev_extras_integrations()
     assert command[command.index("--module-name") + 1] == module
 
 
+def test_the_image_runs_the_installed_package_not_a_source_copy() -> None:
+    """The code server puts its working directory first on the import path: a source
+    copy there would shadow the compiled modules pip installed. Every COPY of the
+    package goes to a build folder the install step removes."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    workdir = re.findall(r"^WORKDIR (\S+)$", text, re.MULTILINE)[-1]
+    removed = {path for line in text.splitlines() if line.startswith("RUN ")
+               for path in re.findall(r"rm -rf ([^&]+)", line) for path in path.split()}
+    package_copies = [shlex.split(line[5:])[-1] for line in text.splitlines()
+                      if line.startswith("COPY ") and "jira_pipeline" in line.split()[1:-1]]
+    assert package_copies
+    for destination in package_copies:
+        assert not destination.startswith(workdir), destination
+        assert any(destination.startswith(folder.rstrip("/") + "/") for folder in removed), (
+            f"{destination} is never removed")
+
+
 # systemd (host install) -------------------------------------------------------------------
 
 
