@@ -35,6 +35,9 @@ from jira_pipeline.transform.rows import (
 from jira_pipeline.transform.schemas import SCHEMAS, TABLES
 
 CHUNK_ISSUES = 500  # issues turned into Arrow at a time: bounds the Python row objects
+# Months from this size give their freed heap back after each sort (return_freed_memory):
+# the big months set the peak; in small ones the walk of malloc's heap only costs time.
+TRIM_FROM_ISSUES = 2_000
 
 
 @dataclass
@@ -90,7 +93,8 @@ def build_month(root: DataRoot, month: str, keys: list[str],
             built.tables[name] = (sort_rows(pa.concat_tables(parts), name) if parts
                                   else SCHEMAS[name].empty_table())
             del parts
-            return_freed_memory()
+            if len(keys) >= TRIM_FROM_ISSUES:
+                return_freed_memory()
         return built
 
 
