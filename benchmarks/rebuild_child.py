@@ -8,6 +8,7 @@ which the rebuild never needs."""
 from __future__ import annotations
 
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,8 +42,6 @@ def main(root: str) -> None:
 def run(root: Path) -> tuple[float, float, float, float]:
     """(wall s, CPU s, peak RSS MiB of the main process, of its largest worker) of a cold
     rebuild of ``root`` in a fresh interpreter."""
-    import subprocess
-
     child = subprocess.run(
         [sys.executable, "-m", "benchmarks.rebuild_child", str(root)],
         check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
