@@ -2,7 +2,7 @@
 
 1. Batch: ``rebuild_all`` over 20,000 simulated issues, against the parse-only floor
    (reading and orjson-parsing the same raw files, measured in the same run). Target ≤ 2.0×.
-2. Peak RSS of ``rebuild_all`` over 100,000 issues, in a fresh subprocess (``ru_maxrss``).
+2. Peak RSS of ``rebuild_all`` over 100,000 issues, in a fresh subprocess (own ``VmHWM``; workers: ``ru_maxrss``).
    The 100,000 raw files are hard links to the 20,000 generated ones under five key
    namespaces (the file name is the issue key), so months hold 5× the issues, as a
    100,000-issue store would. Target ≤ 1 GiB.
