@@ -105,15 +105,31 @@ def return_freed_memory() -> None:
     it keeps, so each sorted table used to add to the worker's resident memory: a
     45,000-issue month peaked at 496 MiB, with the trims at 397 MiB (measured, a few ms
     per call)."""
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 
 
+def map_large_allocations() -> None:
+    """Have ``malloc`` map every block of 128 KiB or more on its own, so that freeing it
+    returns it to the system at once. By default glibc raises that threshold each time
+    such a block is freed, after which big buffers (Parquet pages, Arrow columns) come
+    from its heap and stay there: a worker comparing existing month files grew by ~6 MiB
+    a month (294 MiB after 8 months of 8,800 issues; 247 MiB with this; a 45,000-issue
+    month's peak 424 → 386 MiB, measured; same speed)."""
+    set_option = _glibc("mallopt")
+    if set_option is not None:
+        set_option(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
 @functools.cache
-def _malloc_trim():
+def _glibc(name: str):
+    """The C library's function ``name``, or ``None`` where there is none (not glibc)."""
     library = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
+    return getattr(ctypes.CDLL(library), name, None) if library else None
 
 
 def start_worker() -> None:
@@ -125,6 +141,7 @@ def start_worker() -> None:
     encoded holds its own buffers (-45 MiB peak for a 9,000-issue month, measured), and
     the two workers already keep both cores busy."""
     pa.set_memory_pool(pa.system_memory_pool())
+    map_large_allocations()
     month_files.FILE_THREADS = 2
 
 
