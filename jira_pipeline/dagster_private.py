@@ -7,7 +7,8 @@ fails that test with the name to look at, not a run at 3 a.m.
 
 Why each is needed: the run launcher forks runs from a warm process and must run exactly
 what ``dagster api execute_run`` runs (no public API does); the sensor follows a run's
-automatic retries by the tags Dagster writes (no public constant names them)."""
+automatic retries by the tags Dagster writes (no public constant names them); the sensor
+daemon's loop interval is a module constant with no instance setting."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ __all__ = [
     "JobPythonOrigin",
     "LaunchRunContext",
     "execute_run",
+    "set_sensor_loop_seconds",
 ]
 
 # The module of ``dagster api execute_run``: the run workers' forkserver preloads it.
@@ -44,3 +46,11 @@ def execute_run(run_id: str, instance_ref: InstanceRef) -> None:
         _execute_run_command_body(
             run_id, instance, write_stream_fn=lambda event: None, set_exit_code_on_failure=False
         )
+
+
+def set_sensor_loop_seconds(seconds: int) -> None:
+    """How often ``dagster-daemon``'s sensor thread wakes in this process: Dagster's
+    ``MIN_INTERVAL_LOOP_TIME`` (5 s), which its loop reads on every iteration."""
+    from dagster._daemon import sensor as sensor_daemon
+
+    sensor_daemon.MIN_INTERVAL_LOOP_TIME = seconds

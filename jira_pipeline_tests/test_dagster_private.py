@@ -39,6 +39,20 @@ def test_run_tags_the_sensor_reads_keep_their_values():
     assert dagster_private.AUTO_RETRY_RUN_ID_TAG == "dagster/auto_retry_run_id", UPGRADE
 
 
+def test_the_sensor_daemon_loop_still_sleeps_by_the_constant_the_coordinator_sets():
+    """``PromptRunCoordinator`` shortens the loop by setting this module constant; the loop
+    must still read it at every iteration (a global, not a default argument)."""
+    from dagster._daemon import sensor
+
+    assert isinstance(getattr(sensor, "MIN_INTERVAL_LOOP_TIME", None), int), (
+        f"{UPGRADE}: dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME is gone"
+    )
+    loop = sensor.execute_sensor_iteration_loop
+    assert "MIN_INTERVAL_LOOP_TIME" in loop.__code__.co_names, (
+        f"{UPGRADE}: execute_sensor_iteration_loop no longer reads MIN_INTERVAL_LOOP_TIME"
+    )
+
+
 def test_the_launcher_types_are_the_ones_dagster_passes():
     """``WarmRunLauncher`` reads ``context.dagster_run.job_code_origin.repository_origin``'s
     interpreter and image to decide whether a fork can run the job."""

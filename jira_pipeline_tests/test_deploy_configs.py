@@ -316,11 +316,13 @@ def dockerfile_env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("relative", "launcher_class"),
-    [("k8s/dagster.yaml", "K8sRunLauncher"), ("postgres/dagster.yaml", "DefaultRunLauncher")],
+    ("relative", "launcher_class", "coordinator_class"),
+    [("k8s/dagster.yaml", "K8sRunLauncher", "QueuedRunCoordinator"),
+     ("postgres/dagster.yaml", "DefaultRunLauncher", "PromptRunCoordinator")],
 )
 def test_instance_yaml_passes_dagsters_schema_and_class_configs(
-    relative: str, launcher_class: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    relative: str, launcher_class: str, coordinator_class: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = load_yaml(DEPLOY / relative)
     assert set(env_references(config)) == {
@@ -333,7 +335,7 @@ def test_instance_yaml_passes_dagsters_schema_and_class_configs(
     assert classes["run_storage_data"] == "PostgresRunStorage"
     assert classes["event_storage_data"] == "PostgresEventLogStorage"
     assert classes["schedule_storage_data"] == "PostgresScheduleStorage"
-    assert classes["run_coordinator_data"] == "QueuedRunCoordinator"
+    assert classes["run_coordinator_data"] == coordinator_class
     assert classes["run_launcher_data"] == launcher_class
 
 
@@ -345,8 +347,12 @@ def test_cluster_instances_keep_the_single_machine_queue_and_recovery_settings()
     cluster = load_yaml(K8S_DIR / "dagster.yaml")
     for key in ("concurrency", "run_retries", "run_monitoring"):
         assert postgres[key] == single[key], key
-    for instance in (postgres, cluster):
-        assert instance["run_coordinator"]["class"] == single["run_coordinator"]["class"]
+    coordinator, single_coordinator = postgres["run_coordinator"], single["run_coordinator"]
+    assert coordinator["class"] == single_coordinator["class"]
+    for key in ("sensor_loop_seconds", "dequeue_interval_seconds"):
+        assert coordinator["config"][key] == single_coordinator["config"][key], key
+    # The chart's daemon image cannot import the project: Dagster's queue, 5 s sensor loop
+    assert cluster["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert cluster["storage"] == postgres["storage"]
     assert cluster["run_retries"] == postgres["run_retries"]
     limits = cluster["concurrency"]["runs"]["tag_concurrency_limits"]
