@@ -20,11 +20,9 @@ from jira_pipeline.ingest import (
     backfill,
     download_attachments,
     fetch_issues,
-    month_jql,
     overlay_sla,
     refresh_issues,
     resolve_issue_ids,
-    search_keys,
     search_month_keys,
 )
 from jira_pipeline.jira.http import JiraAuthError
@@ -267,7 +265,7 @@ def test_month_queries_and_id_resolution(simulator, data_root: DataRoot) -> None
     created = {k: sim.issue_json(k, fields="created")["fields"]["created"] for k in keys}
     month = month_of(created[sim.keys()[0]])
     in_month = sorted(k for k, c in created.items() if month_of(c) == month)
-    assert sorted(search_keys(jira, month_jql(month, "project in (SUPPORT, ENG)"))) == in_month
+    assert sorted(search_month_keys(jira, month, "project in (SUPPORT, ENG)")) == in_month
     assert sorted(search_month_keys(jira, month, "project = SUPPORT")) == [
         k for k in in_month if k.startswith("SUPPORT-")
     ]

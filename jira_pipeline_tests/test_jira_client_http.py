@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from urllib3.response import HTTPResponse
 
-from jira_pipeline.ingest.search import and_jql, keys_jql, month_jql, since_jql
+from jira_pipeline.ingest.search import and_jql, created_between_jql, keys_jql, since_jql
 from jira_pipeline.jira.http import (
     RATE_LIMIT_ENV,
     JiraRetry,
@@ -106,15 +106,15 @@ def test_retry_copies_keep_their_meter_and_report_waits() -> None:
     assert meter.retries == 1 and meter.requests == 1 and meter.retry_wait_s >= 0.05
 
 
-def test_month_jql_covers_exactly_the_utc_month() -> None:
-    assert month_jql("2024-12") == (
+def test_created_bounds_are_jql_date_literals_and_months_are_checked() -> None:
+    assert created_between_jql(date(2024, 12, 1), date(2025, 1, 1)) == (
         'created >= "2024-12-01 00:00" AND created < "2025-01-01 00:00"'
     )
-    assert month_jql("2024-02-01", "project = SUPPORT") == (
-        'project = SUPPORT AND created >= "2024-02-01 00:00" AND created < "2024-03-01 00:00"'
+    assert since_jql("2024-02", "project = SUPPORT") == (
+        'project = SUPPORT AND created >= "2024-02-01 00:00"'
     )
     with pytest.raises(ValueError):
-        month_jql("2024-13")
+        since_jql("2024-13")
 
 
 def test_and_jql_keeps_or_scopes_intact_and_moves_order_by_to_the_end() -> None:

@@ -11,9 +11,7 @@ from jira_pipeline.ingest.fetch import (
     refresh_issues,
 )
 from jira_pipeline.ingest.search import (
-    month_jql,
     resolve_issue_ids,
-    search_keys,
     search_month_keys,
 )
 from jira_pipeline.ingest.sla_overlay import SlaSummary, overlay_sla
@@ -27,11 +25,9 @@ __all__ = [
     "backfill",
     "download_attachments",
     "fetch_issues",
-    "month_jql",
     "overlay_sla",
     "refresh_issue",
     "refresh_issues",
     "resolve_issue_ids",
-    "search_keys",
     "search_month_keys",
 ]

@@ -1,11 +1,10 @@
 """Which issues to fetch: JQL for a UTC month, search helpers, and ids → keys.
 
 Time zones: JQL date literals are read in the time zone of the Jira account running the
-query (its profile setting), not UTC. :func:`month_jql` writes the UTC month's bounds and
-so is exact only when that account's zone is UTC (set it so for the API account).
-:func:`search_month_keys` does not depend on that: it widens the range by a day on both
-sides (offsets are within ±14 h) and keeps the issues whose ``created`` falls in the
-month in UTC."""
+query (its profile setting), not UTC, so a query with a UTC month's bounds would be exact
+only for an account set to UTC. :func:`search_month_keys` does not depend on that: it
+widens the range by a day on both sides (offsets are within ±14 h) and keeps the issues
+whose ``created`` falls in the month in UTC."""
 
 from __future__ import annotations
 
@@ -63,13 +62,6 @@ def created_between_jql(start: date, end: date) -> str:
     return f'created >= "{start:%Y-%m-%d} 00:00" AND created < "{end:%Y-%m-%d} 00:00"'
 
 
-def month_jql(month: str, scope_jql: str = "") -> str:
-    """Issues created in ``month`` (``YYYY-MM``, UTC bounds; see the module note on
-    time zones), within ``scope_jql``."""
-    first = _month_start(month)
-    return and_jql(scope_jql, created_between_jql(first, _next_month(first)))
-
-
 def since_jql(month: str, scope_jql: str = "") -> str:
     """Issues created in ``month`` or later, within ``scope_jql``."""
     return and_jql(scope_jql, f'created >= "{_month_start(month):%Y-%m-%d} 00:00"')
@@ -90,13 +82,6 @@ def valid_issues(
         log.warning("Jira search returned an invalid issue key %s; skipped", shown)
         if invalid is not None:
             invalid.append(shown)
-
-
-def search_keys(jira: JiraClient, jql: str, invalid: list[str] | None = None) -> list[str]:
-    """Keys of every issue matching ``jql``, in Jira's order (invalid keys skipped and
-    reported in ``invalid``)."""
-    found = jira.iter_search_jql(jql, fields=("key",))
-    return [issue["key"] for issue in valid_issues(found, invalid)]
 
 
 def search_month_keys(
