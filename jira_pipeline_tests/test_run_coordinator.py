@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, QueuedRunCoordinator
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.scheduler.instigation import TickStatus
 from dagster._daemon import sensor as sensor_daemon
 
 from jira_pipeline.instance.run_coordinator import PromptRunCoordinator
@@ -33,6 +35,9 @@ def test_the_daemon_of_the_committed_instance_ticks_sensors_every_second(
         assert isinstance(coordinator, QueuedRunCoordinator)  # the daemon dequeues its runs
         assert coordinator.dequeue_interval_seconds == 1
         assert coordinator.sensor_loop_seconds == 1
+        # a tick a second: the skipped ones are kept a day, not Dagster's 7
+        retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        assert retention[TickStatus.SKIPPED] == 1 and retention[TickStatus.SUCCESS] == -1
     assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 1
 
 
