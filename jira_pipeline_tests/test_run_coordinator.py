@@ -49,3 +49,10 @@ def test_the_queue_settings_reach_dagsters_coordinator(stock_sensor_loop: None) 
     assert coordinator.dequeue_interval_seconds == 3
     assert coordinator.get_run_queue_config().max_concurrent_runs == 7
     assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 2
+
+
+def test_a_loop_shorter_than_a_second_is_refused(stock_sensor_loop: None) -> None:
+    """0 would have the daemon's sensor thread spin without sleeping."""
+    with pytest.raises(ValueError, match="sensor_loop_seconds"):
+        PromptRunCoordinator.from_config_value(None, {"sensor_loop_seconds": 0})
+    assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 5
