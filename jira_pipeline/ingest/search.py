@@ -1,4 +1,4 @@
-"""Which issues to fetch: JQL for a UTC month, search helpers, and ids → keys.
+"""Which issues to fetch: JQL helpers, the keys of a UTC month, and ids → keys.
 
 Time zones: JQL date literals are read in the time zone of the Jira account running the
 query (its profile setting), not UTC, so a query with a UTC month's bounds would be exact
